@@ -1,0 +1,35 @@
+# Quick start:  make smoke   (the offline smoke study)   |   make test   (the test suite)
+PYTHON ?= python3
+VENV ?= .venv
+# the CPU build that lies on this machine's disk; GPU users: TORCH="torch" (or install theirs first)
+TORCH ?= torch==2.13.0
+INTERTASK_DATA ?= $(abspath ../shared/data)
+export INTERTASK_DATA
+BIN := $(VENV)/bin
+
+.PHONY: smoke test status report setup clean-smoke
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/intertask prepare-model
+	touch $@
+
+smoke: setup
+	$(BIN)/intertask run params/smoke.yaml
+
+test: setup
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --sanitize-with tests/nbval_sanitize.cfg
+
+status: setup
+	$(BIN)/intertask status params/smoke.yaml
+
+report: setup
+	$(BIN)/intertask report params/smoke.yaml
+
+clean-smoke:
+	rm -rf outputs/smoke

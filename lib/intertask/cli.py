@@ -1,0 +1,118 @@
+"""The `intertask` command: run, status, report, verify, prepare-model."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from .study import ParamsError, load_params
+
+
+def _params(path: str) -> dict:
+    try:
+        return load_params(path)
+    except ParamsError as e:
+        sys.exit(f"error: {e}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .data import resolve_data_dir
+    from .run import make_report, run_study
+
+    params = _params(args.params)
+    base = Path(args.params).resolve().parent
+    data_dir = None
+    if args.data or params["data_dir"]:
+        data_dir = str(resolve_data_dir(args.data, params["data_dir"], base))
+    try:
+        summary = run_study(params, args.outputs, data_dir, args.only)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished stages are kept; run the same command again to continue.", file=sys.stderr)
+        return 130
+    print(summary.text())
+    if summary.done and not args.no_report:
+        html = make_report(params, args.outputs)
+        print(f"report: {html}")
+    print(f"results: {Path(args.outputs) / params['study'] / 'results.csv'}")
+    return 1 if summary.failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .run import status_table
+
+    params = _params(args.params)
+    table = status_table(params, args.outputs)
+    print(table.to_string(index=False))
+    counts = table["status"].value_counts().to_dict()
+    print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .run import make_report
+
+    params = _params(args.params)
+    try:
+        html = make_report(params, args.outputs, force=args.force)
+    except FileNotFoundError as e:
+        sys.exit(f"error: {e}")
+    print(f"report: {html}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify_notebook
+
+    ok, lines = verify_notebook(Path(args.notebook))
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+def cmd_prepare_model(args: argparse.Namespace) -> int:
+    from .offline_model import ensure_offline_model
+
+    print(ensure_offline_model())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="intertask", description="Intermediate-task training for zero-shot "
+                                     "cross-lingual transfer: run studies, see their status, make reports.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run (or resume) every run of a study")
+    p.add_argument("params", help="study file, e.g. params/smoke.yaml")
+    p.add_argument("--data", help="data folder in the XTREME download/ layout (else data_dir:, else $INTERTASK_DATA)")
+    p.add_argument("--outputs", default="outputs", help="where study folders go (default: outputs)")
+    p.add_argument("--only", nargs="+", metavar="RUN", help="run only these run ids")
+    p.add_argument("--no-report", action="store_true", help="do not make the HTML report at the end")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("status", help="what is done, failed and pending")
+    p.add_argument("params")
+    p.add_argument("--outputs", default="outputs")
+    p.set_defaults(fn=cmd_status)
+
+    p = sub.add_parser("report", help="execute 04_report on the results and render HTML")
+    p.add_argument("params")
+    p.add_argument("--outputs", default="outputs")
+    p.add_argument("--force", action="store_true", help="remake even if the results did not change")
+    p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser("verify", help="re-execute a recorded notebook and check its checked outputs still hold")
+    p.add_argument("notebook")
+    p.set_defaults(fn=cmd_verify)
+
+    p = sub.add_parser("prepare-model", help="convert the offline 4-bit multilingual-e5-small once")
+    p.set_defaults(fn=cmd_prepare_model)
+
+    args = parser.parse_args(argv)
+    # a scheduler's SIGTERM should stop as cleanly as Ctrl-C: mark the stage, keep the finished ones
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Study analysis from the tidy results table: per-language tables, gains over the baseline, plots.
+
+No torch: reports are made where the results are, not where the GPUs are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .evaluate import RESULT_COLUMNS
+
+BASELINE = "none"
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no results yet; run the study's evaluation stages first")
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    missing = [c for c in RESULT_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: not a results table (missing columns {missing})")
+    df["intermediate_tasks"] = df["intermediate_tasks"].astype(str)
+    return df
+
+
+def header(study: str, description: str, results: pd.DataFrame) -> str:
+    models = ", ".join(sorted(results["model"].unique()))
+    note = " Scores of the offline model are from a **4-bit dequantized** multilingual-e5-small." \
+        if "4bit" in models or "4-bit" in models else ""
+    n_runs = results["run"].nunique()
+    seeds = sorted(results["seed"].unique())
+    return (f"**Study `{study}`**: {description}\n\nModel: `{models}`.{note} {n_runs} runs, "
+            f"seeds {seeds}, target tasks: {', '.join(sorted(results['target_task'].unique()))}.")
+
+
+def language_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows: target task x metric x condition; columns: languages and their unweighted mean."""
+    mean = results.groupby(["target_task", "metric", "intermediate_tasks", "language"])["value"].mean()
+    table = mean.unstack("language")
+    table["avg"] = table.mean(axis=1)
+    return table
+
+
+def gains(results: pd.DataFrame) -> pd.DataFrame:
+    """Each condition's score minus the baseline's, matched by target, metric, language and seed."""
+    key = ["target_task", "metric", "language", "seed"]
+    base = results[results["intermediate_tasks"] == BASELINE][key + ["value"]].rename(columns={"value": "baseline"})
+    if base.empty:
+        return pd.DataFrame(columns=[*key, "intermediate_tasks", "value", "baseline", "gain"])
+    other = results[results["intermediate_tasks"] != BASELINE]
+    merged = other.merge(base, on=key, how="inner")
+    merged["gain"] = merged["value"] - merged["baseline"]
+    return merged[[*key, "intermediate_tasks", "value", "baseline", "gain"]]
+
+
+def gain_table(g: pd.DataFrame) -> pd.DataFrame:
+    if g.empty:
+        return pd.DataFrame()
+    table = g.groupby(["target_task", "metric", "intermediate_tasks", "language"])["gain"].mean().unstack("language")
+    table["avg"] = table.mean(axis=1)
+    return table
+
+
+def _save(fig, figures_dir: str | Path, name: str) -> Path:
+    out = Path(figures_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / name
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
+
+def plot_heatmap(g: pd.DataFrame, figures_dir: str | Path):
+    """Language x condition heatmap of the gain, one panel per target task (diverging at 0)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if g.empty:
+        print("no intermediate condition with a matching baseline: nothing to plot")
+        return None
+    targets = sorted(g["target_task"].unique())
+    fig, axes = plt.subplots(len(targets), 1, figsize=(max(6, 0.6 * g["language"].nunique() + 3),
+                                                       1.2 + 0.7 * g["intermediate_tasks"].nunique() * len(targets)),
+                             squeeze=False)
+    for ax, target in zip(axes[:, 0], targets):
+        sub = g[g["target_task"] == target]
+        table = sub.groupby(["intermediate_tasks", "language"])["gain"].mean().unstack("language") * 100
+        bound = max(1.0, float(table.abs().max().max()))
+        sns.heatmap(table, ax=ax, cmap="RdBu", center=0, vmin=-bound, vmax=bound, annot=True, fmt=".1f",
+                    cbar_kws={"label": "gain (points)"})
+        ax.set_title(f"{target}: gain over no intermediate task ({sub['metric'].iloc[0]}, points)")
+        ax.set_xlabel("target language")
+        ax.set_ylabel("intermediate task(s)")
+    fig.tight_layout()
+    _save(fig, figures_dir, "gain_heatmap.png")
+    return fig
+
+
+def plot_task_bars(results: pd.DataFrame, figures_dir: str | Path):
+    """Average over languages per condition and target task (mean over seeds; bars show seed spread)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    per_seed = results.groupby(["target_task", "metric", "intermediate_tasks", "seed"])["value"].mean().reset_index()
+    fig, ax = plt.subplots(figsize=(max(5, 1.5 * per_seed["intermediate_tasks"].nunique() + 2), 3.5))
+    sns.barplot(per_seed, x="target_task", y="value", hue="intermediate_tasks", ax=ax, errorbar="sd")
+    ax.set_ylabel("mean over languages")
+    ax.set_xlabel("target task")
+    ax.legend(title="intermediate", bbox_to_anchor=(1.02, 1), loc="upper left")
+    ax.set_title("Zero-shot score averaged over target languages")
+    fig.tight_layout()
+    _save(fig, figures_dir, "task_bars.png")
+    return fig
+
+
+def summary_text(results: pd.DataFrame, g: pd.DataFrame) -> str:
+    """The headline in words, generated from the numbers."""
+    lines = []
+    for (target, metric), sub in results.groupby(["target_task", "metric"]):
+        avg = sub.groupby("intermediate_tasks")["value"].mean().sort_values(ascending=False)
+        parts = ", ".join(f"{c} {v:.3f}" for c, v in avg.items())
+        lines.append(f"- **{target}** ({metric}, mean over {sub['language'].nunique()} languages): {parts}.")
+        gt = g[(g["target_task"] == target) & (g["metric"] == metric)] if not g.empty else g
+        if not gt.empty:
+            per_cond = gt.groupby("intermediate_tasks")["gain"].agg(["mean", "min", "max"])
+            for cond, row in per_cond.iterrows():
+                helped = (gt[gt["intermediate_tasks"] == cond]["gain"] > 0).mean()
+                lines.append(f"  - {cond}: gain {row['mean'] * 100:+.1f} points on average "
+                             f"(range {row['min'] * 100:+.1f} to {row['max'] * 100:+.1f}); "
+                             f"better than the baseline in {helped:.0%} of languages.")
+    return "\n".join(lines)

@@ -1,0 +1,256 @@
+"""Study definitions: the params schema, its validation, and expansion into runs and cached stages.
+
+No torch here: `intertask status` must answer instantly and the orchestrator must run anywhere.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .tasks import REGISTRY, UnknownTaskError, get_task
+
+OFFLINE_MODEL = "intertask/multilingual-e5-small-4bit"
+STAGE_SCHEMA = 1  # bump when a stage's meaning changes, so old caches are not reused
+
+DEFAULTS: dict[str, Any] = {
+    "study": None,
+    "description": "",
+    "model": OFFLINE_MODEL,
+    "data_dir": None,
+    "data_source": "auto",
+    "seeds": [1],
+    "intermediate": {"none": []},
+    "targets": ["xnli"],
+    "languages": "all",
+    "budgets": {
+        "intermediate": {"train_examples": 1000, "dev_examples": 200, "epochs": 1.0, "learning_rate": 5e-5,
+                         "batch_size": 32},
+        "target": {"train_examples": 1000, "dev_examples": 200, "epochs": 3.0, "learning_rate": 5e-5,
+                   "batch_size": 32},
+        "eval": {"examples_per_language": 300, "batch_size": 64},
+    },
+    "training": {"max_length": 128, "warmup_ratio": 0.1, "weight_decay": 0.01, "freeze_embeddings": True,
+                 "freeze_layers": 0, "pooling": "mean", "patience": 1, "mixed_precision": "no"},
+}
+
+TYPES: dict[str, Any] = {
+    "study": str, "description": str, "model": str, "data_dir": (str, type(None)), "data_source": str,
+    "seeds": list, "intermediate": dict, "targets": list, "languages": (str, list, dict),
+    "budgets.intermediate.train_examples": int, "budgets.intermediate.dev_examples": int,
+    "budgets.intermediate.epochs": (int, float), "budgets.intermediate.learning_rate": float,
+    "budgets.intermediate.batch_size": int,
+    "budgets.target.train_examples": int, "budgets.target.dev_examples": int, "budgets.target.epochs": (int, float),
+    "budgets.target.learning_rate": float, "budgets.target.batch_size": int,
+    "budgets.eval.examples_per_language": (int, type(None)), "budgets.eval.batch_size": int,
+    "training.max_length": int, "training.warmup_ratio": float, "training.weight_decay": float,
+    "training.freeze_embeddings": bool, "training.freeze_layers": int, "training.pooling": str,
+    "training.patience": (int, type(None)), "training.mixed_precision": str,
+}
+
+
+class ParamsError(ValueError):
+    """A study file problem; the message names the file, the field and the fix."""
+
+
+def _load_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: params file not found") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(e, "problem", None) or str(e)
+        raise ParamsError(f"{where}: YAML error: {problem}") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping of settings at the top level")
+    return data
+
+
+def _merge(defaults: dict, given: dict, path: Path, prefix: str = "") -> dict:
+    out = copy.deepcopy(defaults)
+    for key, value in given.items():
+        name = f"{prefix}{key}"
+        if key not in defaults:
+            close = difflib.get_close_matches(str(key), [str(k) for k in defaults], n=1)
+            hint = f" Did you mean {prefix + close[0]!r}?" if close else ""
+            raise ParamsError(f"{path}: unknown key {name!r}.{hint} Valid keys here: {', '.join(map(str, defaults))}")
+        if isinstance(defaults[key], dict) and not (prefix == "" and key == "intermediate"):
+            if not isinstance(value, dict):
+                raise ParamsError(f"{path}: {name!r} must be a mapping, got {type(value).__name__}")
+            out[key] = _merge(defaults[key], value, path, f"{name}.")
+        else:
+            out[key] = value
+    return out
+
+
+def _check_types(params: dict, path: Path) -> None:
+    for dotted, typ in TYPES.items():
+        value: Any = params
+        for part in dotted.split("."):
+            value = value[part]
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        if isinstance(value, bool) and typ in (int, float, (int, float)):
+            raise ParamsError(f"{path}: {dotted!r} must be a number, got {value!r}")
+        if not isinstance(value, typ):
+            want = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
+            raise ParamsError(f"{path}: {dotted!r} must be {want}, got {value!r}")
+
+
+def _check_tasks(params: dict, path: Path) -> None:
+    def known(name: Any, field_name: str) -> None:
+        try:
+            get_task(str(name))
+        except UnknownTaskError as e:
+            raise ParamsError(f"{path}: {field_name}: {e}") from None
+
+    for cond, tasks in params["intermediate"].items():
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", str(cond)):
+            raise ParamsError(f"{path}: intermediate condition name {cond!r} may hold only letters, digits, _ . + -")
+        if tasks is None:
+            tasks = []
+        if isinstance(tasks, str):
+            tasks = [tasks]
+        params["intermediate"][cond] = list(tasks)
+        for t in tasks:
+            known(t, f"intermediate.{cond}")
+    if not params["targets"]:
+        raise ParamsError(f"{path}: 'targets' is empty; name at least one target task, e.g. [xnli]")
+    for t in params["targets"]:
+        known(t, "targets")
+        for cond, tasks in params["intermediate"].items():
+            if t in tasks:
+                raise ParamsError(f"{path}: intermediate.{cond} trains on the target task {t!r}; the transfer would "
+                                  f"no longer be zero-shot. Remove it from the condition.")
+    langs = params["languages"]
+    for t in params["targets"]:
+        task = get_task(t)
+        wanted = langs.get(t, "all") if isinstance(langs, dict) else langs
+        if wanted != "all":
+            if not isinstance(wanted, list):
+                raise ParamsError(f"{path}: languages for {t!r} must be 'all' or a list")
+            bad = [lg for lg in wanted if lg not in task.languages]
+            if bad:
+                raise ParamsError(f"{path}: languages: {t} has no language(s) {bad}; valid: {', '.join(task.languages)}")
+    if params["data_source"] not in ("auto", "local", "hub"):
+        raise ParamsError(f"{path}: data_source must be auto, local or hub, got {params['data_source']!r}")
+    if params["training"]["pooling"] not in ("mean", "cls"):
+        raise ParamsError(f"{path}: training.pooling must be mean or cls")
+    if not params["seeds"] or not all(isinstance(s, int) for s in params["seeds"]):
+        raise ParamsError(f"{path}: seeds must be a non-empty list of integers, e.g. [1, 2, 3]")
+
+
+def load_params(path: str | Path) -> dict:
+    """Read, validate and complete a study file; every error names the file and the field."""
+    path = Path(path)
+    given = _load_yaml(path)
+    params = _merge(DEFAULTS, given, path)
+    if not params["study"]:
+        params["study"] = path.stem
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", params["study"]):
+        raise ParamsError(f"{path}: study name {params['study']!r} may hold only letters, digits, _ . -")
+    _check_types(params, path)
+    _check_tasks(params, path)
+    params["_path"] = str(path)
+    return params
+
+
+def stable_hash(obj: Any, length: int = 10) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
+@dataclass
+class Stage:
+    kind: str  # intermediate | target | evaluate
+    name: str
+    notebook: str
+    parameters: dict
+    parent: "Stage | None" = None
+    hash: str = ""
+
+    @property
+    def dirname(self) -> str:
+        order = {"intermediate": 1, "target": 2, "evaluate": 3}[self.kind]
+        return f"{order}-{self.kind}-{self.name}-{self.hash}"
+
+
+@dataclass
+class Run:
+    id: str
+    condition: str
+    intermediate_tasks: list[str]
+    target: str
+    seed: int
+    stages: list[Stage] = field(default_factory=list)
+
+
+NOTEBOOKS = {"intermediate": "01_intermediate.ipynb", "target": "02_target.ipynb", "evaluate": "03_evaluate.ipynb"}
+
+
+def _stage(kind: str, name: str, key: dict, parameters: dict, parent: Stage | None) -> Stage:
+    full_key = {"schema": STAGE_SCHEMA, "kind": kind, "key": key, "parent": parent.hash if parent else None}
+    return Stage(kind, name, NOTEBOOKS[kind], parameters, parent, stable_hash(full_key))
+
+
+def languages_for(params: dict, target: str) -> list[str]:
+    task = get_task(target)
+    langs = params["languages"]
+    wanted = langs.get(target, "all") if isinstance(langs, dict) else langs
+    return list(task.languages) if wanted == "all" else list(wanted)
+
+
+def expand(params: dict) -> list[Run]:
+    """Runs = intermediate condition x target x seed; identical stages share one hash (and checkpoint)."""
+    b, tr = params["budgets"], params["training"]
+    common = {"model": params["model"], "data_source": params["data_source"]}
+    stages: dict[str, Stage] = {}
+
+    def unique(s: Stage) -> Stage:
+        return stages.setdefault(s.hash, s)
+
+    runs = []
+    for seed in params["seeds"]:
+        for cond, inter_tasks in params["intermediate"].items():
+            parent = None
+            if inter_tasks:
+                key = {**common, "tasks": inter_tasks, "budget": b["intermediate"], "training": tr, "seed": seed}
+                parent = unique(_stage("intermediate", cond, key, {
+                    "model": params["model"], "tasks": inter_tasks, "seed": seed, **b["intermediate"], **tr,
+                    "data_source": params["data_source"]}, None))
+            for target in params["targets"]:
+                key = {**common, "target": target, "budget": b["target"], "training": tr, "seed": seed}
+                tstage = unique(_stage("target", f"{cond}-{target}", key, {
+                    "model": params["model"], "target": target, "seed": seed, **b["target"], **tr,
+                    "data_source": params["data_source"]}, parent))
+                langs = languages_for(params, target)
+                run_id = f"{cond}__{target}__s{seed}"
+                ekey = {"languages": langs, "budget": b["eval"], "max_length": tr["max_length"],
+                        "data_source": params["data_source"]}
+                estage = unique(_stage("evaluate", f"{cond}-{target}", ekey, {
+                    "target": target, "languages": langs, **b["eval"], "max_length": tr["max_length"],
+                    "data_source": params["data_source"], "study": params["study"], "run": run_id,
+                    "model": params["model"], "intermediate_tasks": "+".join(inter_tasks) or "none", "seed": seed},
+                    tstage))
+                run = Run(run_id, cond, list(inter_tasks), target, seed, [s for s in (parent, tstage, estage) if s])
+                runs.append(run)
+    return runs
+
+
+def study_dir(params: dict, outputs: str | Path = "outputs") -> Path:
+    return Path(outputs) / params["study"]
+
+
+def known_task_names() -> list[str]:
+    return sorted(REGISTRY)

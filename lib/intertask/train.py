@@ -1,0 +1,139 @@
+"""The training loop: accelerate (one CPU process here, the same code on one or many GPUs).
+
+Several tasks train one shared encoder with one head each; every batch holds one task's examples
+and the epoch interleaves all tasks' batches at random, i.e. examples are sampled in proportion to
+each task's (budgeted) size.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .evaluate import predict
+from .features import Feature, bucketed_batches, collate
+from .models import EncoderWithHeads
+from .progress import progress
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 1.0
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    patience: int | None = 1  # epochs without a better English dev score before stopping; None: never
+    eval_batch_size: int = 64
+    seed: int = 1
+    mixed_precision: str = "no"  # "no", "fp16" or "bf16" (GPU)
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, numpy and torch (all devices) so the same seed and data give the same model."""
+    from accelerate.utils import set_seed as _set_seed
+
+    _set_seed(seed, deterministic=False)
+
+
+def make_accelerator(mixed_precision: str = "no") -> Any:
+    from accelerate import Accelerator
+
+    return Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available())
+
+
+def _epoch_batches(train: dict[str, list[Feature]], batch_size: int, rng: random.Random) -> list[tuple[str, list[int]]]:
+    batches = [(task, b) for task, feats in train.items() for b in bucketed_batches(feats, batch_size, rng)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+
+def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev_features: dict[str, list[Feature]],
+          cfg: TrainConfig, pad_id: int) -> list[dict]:
+    """Train in place; returns the per-epoch history. The best dev epoch's weights are restored."""
+    empty = [t for t, f in train_features.items() if not f]
+    if empty:
+        raise ValueError(f"no training examples for {empty}")
+    set_seed(cfg.seed)
+    acc = make_accelerator(cfg.mixed_precision)
+    rng = random.Random(cfg.seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim <= 1]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
+    batches_per_epoch = sum(math.ceil(len(f) / cfg.batch_size) for f in train_features.values())
+    total_steps = max(1, int(math.ceil(cfg.epochs * batches_per_epoch)))
+    from transformers import get_linear_schedule_with_warmup
+
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)
+    history: list[dict] = []
+    best_score, best_state, bad_epochs, best_epoch = -math.inf, None, 0, 0
+    step, epoch = 0, 0
+    bar = progress(total=total_steps, desc="train steps", unit="step")
+    start = time.time()
+    while step < total_steps:
+        epoch += 1
+        model.train()
+        losses = []
+        for task, idx in _epoch_batches(train_features, cfg.batch_size, rng):
+            if step >= total_steps:
+                break
+            batch = collate([train_features[task][i] for i in idx], pad_id)
+            batch = {k: v.to(acc.device) for k, v in batch.items()}
+            with acc.autocast():
+                logits = model(task, batch["input_ids"], batch["attention_mask"])
+                loss = F.cross_entropy(logits.float(), batch["labels"])
+            acc.backward(loss)
+            if cfg.max_grad_norm:
+                acc.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            step += 1
+            losses.append(loss.item())
+            bar.set_postfix_str(f"epoch {epoch} loss {sum(losses[-20:]) / len(losses[-20:]):.3f}", refresh=False)
+            bar.update(1)
+        record = {"epoch": epoch, "step": step, "train_loss": sum(losses) / max(1, len(losses)),
+                  "seconds": round(time.time() - start, 1)}
+        if dev_features:
+            scores = {}
+            for task, feats in dev_features.items():
+                if feats:
+                    preds = predict(acc.unwrap_model(model), task, feats, cfg.eval_batch_size, pad_id, acc.device, desc=f"dev {task}")
+                    scores[task] = float(sum(int(p == f["label"]) for p, f in zip(preds, feats)) / len(feats))
+            record.update({f"dev_{t}": s for t, s in scores.items()})
+            score = sum(scores.values()) / len(scores) if scores else -math.inf
+            record["dev_score"] = score
+            if score > best_score:
+                best_score, best_state, bad_epochs, best_epoch = score, _trainable_state(acc.unwrap_model(model)), 0, epoch
+            else:
+                bad_epochs += 1
+        history.append(record)
+        if cfg.patience is not None and dev_features and bad_epochs >= cfg.patience and step < total_steps:
+            record["early_stop"] = True
+            break
+    bar.close()
+    unwrapped = acc.unwrap_model(model)
+    if best_state is not None:
+        # best English-dev epoch, so a late overfit epoch does not decide what transfers
+        unwrapped.load_state_dict(best_state, strict=False)
+        for rec in history:
+            rec["selected"] = rec["epoch"] == best_epoch
+    return history
+
+
+def config_dict(cfg: TrainConfig) -> dict:
+    return asdict(cfg)

@@ -1,0 +1,162 @@
+"""The study runner end to end with a tiny encoder: runs, caching, failure isolation, Ctrl-C, report, verify."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from intertask import cli
+from intertask.evaluate import RESULT_COLUMNS
+from intertask.run import stage_status, status_table
+from intertask.study import expand, load_params
+from intertask.verify import verify_notebook
+
+
+def study_file(tmp: Path, model: Path, name: str, extra: str = "") -> Path:
+    p = tmp / f"{name}.yaml"
+    p.write_text(f"""
+study: {name}
+model: {model}
+data_source: local
+seeds: [1]
+intermediate:
+  none: []
+  copa: [copa]
+{extra}
+targets: [xnli]
+languages: [en, de]
+budgets:
+  intermediate: {{train_examples: 16, dev_examples: 8, epochs: 1, batch_size: 8}}
+  target: {{train_examples: 16, dev_examples: 8, epochs: 1, batch_size: 8}}
+  eval: {{examples_per_language: 16, batch_size: 16}}
+training: {{max_length: 64}}
+""")
+    return p
+
+
+@pytest.fixture(scope="module")
+def finished_study(tiny_model, data_dir, tmp_path_factory):
+    """One study with a failing condition (MNLI has no local data), run once through the CLI."""
+    tmp = tmp_path_factory.mktemp("study")
+    params = study_file(tmp, tiny_model, "t1", extra="  broken: [mnli]")
+    outputs = tmp / "outputs"
+    rc = cli.main(["run", str(params), "--outputs", str(outputs)])
+    return params, outputs, rc
+
+
+def test_failed_run_is_isolated_and_reported(finished_study, capsys):
+    params, outputs, rc = finished_study
+    assert rc == 1  # a failure makes the command end non-zero ...
+    root = outputs / "t1"
+    results = pd.read_csv(root / "results.csv")
+    assert list(results.columns) == RESULT_COLUMNS
+    # ... but the other runs finished: 2 conditions x 2 languages
+    assert sorted(results["run"].unique()) == ["copa__xnli__s1", "none__xnli__s1"]
+    assert sorted(results["language"]) == ["de", "de", "en", "en"]
+    assert (results["value"].between(0, 1)).all() and (results["n_examples"] == 16).all()
+    failed = [d for d in (root / "stages").iterdir() if stage_status(d) == "failed"]
+    assert len(failed) == 1 and failed[0].name.startswith("1-intermediate-broken")
+    record = (failed[0] / "01_intermediate.ipynb").read_text()
+    assert "MissingDataError" in record and "data_source: hub" in record  # the traceback stays in the record
+    table = status_table(load_params(params), outputs)
+    assert dict(zip(table["run"], table["status"])) == {"none__xnli__s1": "done", "copa__xnli__s1": "done",
+                                                        "broken__xnli__s1": "failed"}
+
+
+def test_rerun_skips_finished_stages(finished_study):
+    params, outputs, _ = finished_study
+    root = outputs / "t1"
+    done = [d for d in (root / "stages").iterdir() if stage_status(d) == "done"]
+    before = {d: (d / "status.json").stat().st_mtime_ns for d in done}
+    rc = cli.main(["run", str(params), "--outputs", str(outputs), "--only", "none__xnli__s1", "copa__xnli__s1"])
+    assert rc == 0
+    assert {d: (d / "status.json").stat().st_mtime_ns for d in done} == before
+
+
+def test_intermediate_checkpoint_is_shared(finished_study, tiny_model, tmp_path):
+    params, outputs, _ = finished_study
+    p = load_params(params)
+    runs = expand(p)
+    copa = [r for r in runs if r.condition == "copa"][0]
+    target_params = json.loads((outputs / "t1" / "stages" / copa.stages[1].dirname / "params.json").read_text())
+    assert target_params["parameters"]["init"] == f"../{copa.stages[0].dirname}/checkpoint"
+
+
+def test_report_has_tables_and_plots(finished_study):
+    _, outputs, _ = finished_study
+    html = (outputs / "t1" / "report" / "report.html").read_text()
+    assert "gain" in html.lower() and html.count("data:image/png;base64") >= 2
+    assert (outputs / "t1" / "report" / "figures" / "gain_heatmap.png").exists()
+
+
+def test_killed_stage_shows_as_interrupted_and_is_redone(finished_study):
+    params, outputs, _ = finished_study
+    run = [r for r in expand(load_params(params)) if r.condition == "none"][0]
+    folder = outputs / "t1" / "stages" / run.stages[-1].dirname
+    status = json.loads((folder / "status.json").read_text())
+    (folder / "status.json").write_text(json.dumps({"status": "running", "pid": 2 ** 22 + 7, "host": os.uname().nodename}))
+    try:
+        assert stage_status(folder) == "interrupted"
+        table = status_table(load_params(params), outputs)
+        assert table.set_index("run").loc["none__xnli__s1", "status"] == "interrupted"
+        assert cli.main(["run", str(params), "--outputs", str(outputs), "--only", "none__xnli__s1"]) == 0
+        assert stage_status(folder) == "done"
+    finally:
+        if stage_status(folder) != "done":
+            (folder / "status.json").write_text(json.dumps(status))
+
+
+def test_verify_reproduces_a_record_and_catches_a_change(finished_study, tmp_path):
+    _, outputs, _ = finished_study
+    ev = next((outputs / "t1" / "stages").glob("3-evaluate-none-*"))
+    ok, lines = verify_notebook(ev / "03_evaluate.ipynb")
+    assert ok, lines
+    nb = nbformat.read(str(ev / "03_evaluate.ipynb"), as_version=4)
+    cell = next(c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", []))
+    cell.outputs[0]["text"] = cell.outputs[0]["text"].replace("accuracy", "accuracy ", 1) + "de accuracy 0.999 16\n"
+    tampered = ev / "tampered.ipynb"
+    nbformat.write(nb, str(tampered))
+    ok, lines = verify_notebook(tampered)
+    tampered.unlink()
+    assert not ok and any(line.startswith("DIFF") for line in lines)
+
+
+def test_ctrl_c_keeps_finished_stages(tiny_model, data_dir, tmp_path):
+    params = study_file(tmp_path, tiny_model, "t2")
+    outputs = tmp_path / "outputs"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "intertask.cli", "run", str(params), "--outputs", str(outputs)],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    stages = outputs / "t2" / "stages"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if stages.exists() and any(stage_status(d) == "done" for d in stages.iterdir()):
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted: finished stages are kept" in err
+    done = [d.name for d in stages.iterdir() if stage_status(d) == "done"]
+    assert done
+    # the rerun picks up where it stopped and leaves the finished stages alone
+    assert cli.main(["run", str(params), "--outputs", str(outputs), "--no-report"]) == 0
+    assert all(stage_status(stages / d) == "done" for d in done)
+    assert len(pd.read_csv(outputs / "t2" / "results.csv")) == 4
+
+
+def test_bad_params_file_exits_with_the_message(tmp_path, capsys):
+    p = tmp_path / "bad.yaml"
+    p.write_text("targets: [xnli]\nseed: [1]\n")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", str(p)])
+    assert "unknown key 'seed'. Did you mean 'seeds'" in str(e.value)
