@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from intertask.data import DataSource
-from intertask.evaluate import predict_logits
+from intertask.families import EvalConfig, get_family
 from intertask.features import bucketed_batches, collate, featurize, length_sorted_batches
 from intertask.models import ModelNotFoundError, load_checkpoint, resolve_model_path
 from intertask.pipeline import build_model, load_features, train_and_save
@@ -31,7 +31,7 @@ def test_pair_featurizer_and_dynamic_padding(data_dir, tok):
     first = feats[0]["input_ids"]
     assert first[0] == tok.cls_token_id and first[-1] == tok.sep_token_id
     assert first.count(tok.sep_token_id) == 3  # <s> A </s></s> B </s>
-    batch = collate(feats, tok.pad_token_id)
+    batch = collate(task, feats, tok.pad_token_id)
     longest = max(f["length"] for f in feats)
     assert batch["input_ids"].shape == (8, longest)
     assert batch["attention_mask"].sum().item() == sum(f["length"] for f in feats)
@@ -46,7 +46,7 @@ def test_truncation_respects_max_length(data_dir, tok):
 def test_multiple_choice_shapes(data_dir, tok):
     task = get_task("copa")
     feats = featurize(task, DataSource(data_dir).load(task, "train", limit=5), tok, 64)
-    batch = collate(feats, tok.pad_token_id)
+    batch = collate(task, feats, tok.pad_token_id)
     assert batch["input_ids"].shape[:2] == (5, 2)
     assert batch["labels"].tolist() == [f["label"] for f in feats]
 
@@ -61,6 +61,11 @@ def test_batch_orders_cover_every_item_once():
     assert lengths == sorted(lengths, reverse=True)
 
 
+def predict_logits(model, task_name, feats, pad_id):
+    task = get_task(task_name)
+    return torch.stack(get_family(task.family).logits(model, task, feats, EvalConfig(8), pad_id)).numpy()
+
+
 def _train_once(tiny_model, data_dir, tmp_path, seed, tasks=("xnli",)):
     model, tokenizer = build_model(str(tiny_model), list(tasks), freeze_embeddings=True)
     src = DataSource(data_dir)
@@ -69,7 +74,7 @@ def _train_once(tiny_model, data_dir, tmp_path, seed, tasks=("xnli",)):
     cfg = TrainConfig(epochs=2, batch_size=8, learning_rate=1e-3, seed=seed, patience=None)
     history = train_and_save(model, tokenizer, train, dev, cfg, tmp_path)
     test = featurize(get_task(tasks[0]), src.load(get_task(tasks[0]), "test", "de", limit=16), tokenizer, 64)
-    return history, predict_logits(model, tasks[0], test, 8, tokenizer.pad_token_id), test
+    return history, predict_logits(model, tasks[0], test, tokenizer.pad_token_id), test
 
 
 def test_same_seed_same_metrics_and_checkpoint_round_trip(tiny_model, data_dir, tmp_path):
@@ -80,7 +85,7 @@ def test_same_seed_same_metrics_and_checkpoint_round_trip(tiny_model, data_dir, 
     np.testing.assert_array_equal(logits1, logits2)
     assert not np.array_equal(logits1, logits3)
     model, tokenizer = load_checkpoint(tmp_path / "a" / "checkpoint", [get_task("xnli")])
-    np.testing.assert_allclose(predict_logits(model, "xnli", test, 8, tokenizer.pad_token_id), logits1, atol=1e-6)
+    np.testing.assert_allclose(predict_logits(model, "xnli", test, tokenizer.pad_token_id), logits1, atol=1e-6)
     assert list(h1["epoch"]) == [1, 2] and h1["selected"].sum() == 1
 
 

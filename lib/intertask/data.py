@@ -294,15 +294,21 @@ def load_hub_split(task: Task, split: str, lang: str) -> list[Example]:
     if hub_split is None:
         raise MissingDataError(f"{task.name}: the hub source has no {split!r} split")
     name = task.hub.name.format(lang=lang) if task.hub.name else None
+    if task.hub.converter not in HUB_CONVERTERS:
+        import intertask.families  # noqa: F401  (families register their hub converters)
     convert = HUB_CONVERTERS[task.hub.converter]
     out: list[Example] = []
     for part in hub_split.split("+"):
+        path, this_name = task.hub.path, name
+        if ":" in part:  # another dataset's split, e.g. SQuAD v1.1 as XQuAD's English training data
+            path, part = part.split(":", 1)
+            this_name = None
         try:
-            ds = datasets.load_dataset(task.hub.path, name, split=part, revision=task.hub.revision)
+            ds = datasets.load_dataset(path, this_name, split=part, revision=task.hub.revision)
         except Exception as e:  # network, auth or a renamed dataset: all need the same advice
             raise MissingDataError(
-                f"{task.name} ({lang}): could not load {task.hub.path}"
-                f"{'/' + name if name else ''} split {part!r} from the Hugging Face hub ({type(e).__name__}: {e}). "
+                f"{task.name} ({lang}): could not load {path}"
+                f"{'/' + this_name if this_name else ''} split {part!r} from the Hugging Face hub ({type(e).__name__}: {e}). "
                 f"Without internet, use local files: `data_source: local` and a data directory "
                 f"(`--data DIR`, `data_dir:` or ${ENV_DATA}).") from e
         for i, row in enumerate(ds):
@@ -345,6 +351,12 @@ class DataSource:
     data_dir: Path | None
     source: str = "auto"  # auto | local | hub
 
+    def __post_init__(self) -> None:
+        if self.data_dir is not None:
+            self.data_dir = Path(self.data_dir)
+        if self.source not in ("auto", "local", "hub"):
+            raise ValueError(f"data source must be auto, local or hub, got {self.source!r}")
+
     def local_path(self, template: str, lang: str) -> Path | None:
         return None if self.data_dir is None else self.data_dir / template.format(lang=lang)
 
@@ -353,10 +365,14 @@ class DataSource:
             return None
         spec = task.local.files[split_key]
         templates = spec if isinstance(spec, tuple) else (spec,)
-        return [self.local_path(t, lang) for t in templates]  # type: ignore[misc]
+        code = task.file_codes.get(lang, lang)
+        return [self.local_path(t, code) for t in templates]  # type: ignore[misc]
 
     def choose(self, task: Task, split: str, lang: str) -> str:
         """'local' or 'hub' for this task/split/language, following `source`."""
+        if task.local and split not in task.local.files and "all" not in task.local.files and task.hub \
+                and self.source != "local":
+            return "hub"  # e.g. SQuAD training data for XQuAD comes from the hub when online
         if self.source == "hub":
             if task.hub is None:
                 raise MissingDataError(f"{task.name} has no hub source; use `data_source: local`")
@@ -378,6 +394,8 @@ class DataSource:
 
     def read_local(self, task: Task, split: str, lang: str) -> list[Example]:
         assert task.local is not None
+        if task.local.reader not in READERS:
+            import intertask.families  # noqa: F401  (families register the readers of their formats)
         reader = READERS[task.local.reader]
         key = "all" if "all" in task.local.files else split
         paths = self._local_files(task, key, lang)
@@ -397,6 +415,8 @@ class DataSource:
             seen.add(ex["id"])
         if key != "all":
             return examples
+        if not task.parallel and lang != task.train_language:
+            return examples  # other languages' files hold different items: all of them are test data
         fractions = task.id_split or (1.0, 0.0, 0.0)
         if task.parallel and lang != task.train_language:
             reference = reader(self._local_files(task, "all", task.train_language)[0])  # type: ignore[index]
@@ -407,6 +427,20 @@ class DataSource:
         parts = partition_ids([ex["id"] for ex in examples], fractions)
         by_id = {ex["id"]: ex for ex in examples}
         return [by_id[i] for i in parts[split]]
+
+    def available(self, task: Task, split: str, lang: str) -> bool:
+        """Whether this split and language can be read: local files exist, or the hub is the source.
+
+        With a data folder set, `auto` counts only local files: whether the hub is reachable is not
+        probed, and a study should not silently mix sources.
+        """
+        if self.source == "hub" or (self.source == "auto" and self.data_dir is None):
+            return task.hub is not None
+        if task.local is None:
+            return False
+        key = "all" if "all" in task.local.files else split
+        paths = self._local_files(task, key, lang)
+        return bool(paths) and all(p is not None and p.exists() for p in paths)  # type: ignore[union-attr]
 
     def load(self, task: Task, split: str, lang: str | None = None, limit: int | None = None) -> list[Example]:
         """Examples of one split and language; `limit` takes a fixed prefix (nested across budgets)."""
@@ -427,11 +461,13 @@ class DataSource:
         return examples[:limit] if limit else examples
 
 
-def has_split(task: Task, split: str) -> bool:
-    """Whether a task offers a split at all (some offline intermediate sets have no dev)."""
-    if task.local and "all" in task.local.files:
-        frac = task.id_split or (1.0, 0.0, 0.0)
-        return frac[SPLITS.index(split)] > 0
-    if task.local and split in task.local.files:
-        return True
+def has_split(task: Task, split: str, source: "DataSource | None" = None) -> bool:
+    """Whether a task offers a split from the source that will be used (offline sets may lack a dev)."""
+    local = task.local is not None and (source is None or source.source != "hub") and (
+        source is None or task.hub is None or source.choose(task, "train", task.train_language) == "local")
+    if local and task.local:
+        if "all" in task.local.files:
+            frac = task.id_split or (1.0, 0.0, 0.0)
+            return frac[SPLITS.index(split)] > 0
+        return split in task.local.files
     return bool(task.hub and split in task.hub.splits)

@@ -65,37 +65,44 @@ def load_encoder(name: str) -> nn.Module:
         raise ModelNotFoundError(_not_found(name, e)) from e
 
 
-def make_head(task: Task, hidden: int, dropout: float = 0.1) -> nn.Module:
-    out = task.num_labels if task.family == "classification" else 1
-    return nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, out))
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
 class EncoderWithHeads(nn.Module):
-    """A shared encoder and one small head per task, selected by name at each forward."""
+    """A shared encoder and one small head per task; each task's family decides how it is used."""
 
     def __init__(self, encoder: nn.Module, tasks: list[Task], pooling: str = "mean", dropout: float = 0.1):
         super().__init__()
+        from .families import get_family
+
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
         self.encoder = encoder
         self.pooling = pooling
         hidden = encoder.config.hidden_size
+        self.tasks = {t.name: t for t in tasks}
         self.families = {t.name: t.family for t in tasks}
-        self.heads = nn.ModuleDict({t.name: make_head(t, hidden, dropout) for t in tasks})
+        heads = {t.name: get_family(t.family).make_head(t, hidden, dropout) for t in tasks}
+        self.heads = nn.ModuleDict({k: v for k, v in heads.items() if v is not None})
 
-    def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        if self.pooling == "cls":
-            return hidden[:, 0]
-        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Last-layer hidden states [batch, length, hidden]."""
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    def forward(self, task: str, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        if self.families[task] == "multiple_choice":
-            b, c, length = input_ids.shape
-            pooled = self.pool(input_ids.view(b * c, length), attention_mask.view(b * c, length))
-            return self.heads[task](pooled).view(b, c)
-        return self.heads[task](self.pool(input_ids, attention_mask))
+    def all_hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Embeddings and every layer's hidden states from one forward pass."""
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True).hidden_states
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.hidden(input_ids, attention_mask)
+        return hidden[:, 0] if self.pooling == "cls" else mean_pool(hidden, attention_mask)
+
+    def forward(self, task: str, batch: dict[str, torch.Tensor]) -> object:
+        from .families import get_family
+
+        return get_family(self.families[task]).forward(self, self.tasks[task], batch)
 
 
 def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
@@ -158,22 +165,31 @@ def save_checkpoint(model: EncoderWithHeads, tokenizer: Any, directory: Path, ex
     return directory
 
 
-def load_checkpoint(directory: Path, tasks: list[Task]) -> tuple[EncoderWithHeads, Any]:
-    """Load a checkpoint written by `save_checkpoint` with heads for `tasks` (which must be in it)."""
+def load_checkpoint(directory: str | Path, tasks: list[Task], pooling: str = "mean") -> tuple[EncoderWithHeads, Any]:
+    """Load a checkpoint written by `save_checkpoint` with the heads of `tasks`.
+
+    Tasks without a head (retrieval) need only an encoder, so `directory` may then also be a model id.
+    """
     from safetensors.torch import load_file
 
-    directory = Path(directory)
-    if not (directory / HEADS_META).exists():
+    from .families import get_family
+
+    path = Path(directory)
+    meta = json.loads((path / HEADS_META).read_text()) if (path / HEADS_META).exists() else None
+    need = [t.name for t in tasks if get_family(t.family).trainable]
+    if need and meta is None:
         raise ModelNotFoundError(f"{directory} is not an intertask checkpoint (no {HEADS_META}); was its stage finished?")
-    meta = json.loads((directory / HEADS_META).read_text())
-    missing = [t.name for t in tasks if t.name not in meta["families"]]
+    missing = [n for n in need if n not in (meta or {}).get("families", {})]
     if missing:
         raise ValueError(f"checkpoint {directory} has no head for {missing}; it has {list(meta['families'])}")
-    model = EncoderWithHeads(load_encoder(str(directory)), tasks, pooling=meta["pooling"])
-    state = load_file(str(directory / HEADS_FILE))
-    model.heads.load_state_dict({k: v for k, v in state.items() if k.split(".")[0] in model.heads}, strict=True)
+    model = EncoderWithHeads(load_encoder(str(directory)), tasks, pooling=meta["pooling"] if meta else pooling)
+    if need:
+        state = load_file(str(path / HEADS_FILE))
+        model.heads.load_state_dict({k: v for k, v in state.items() if k.split(".")[0] in model.heads}, strict=True)
     return model, load_tokenizer(str(directory))
 
 
-def checkpoint_meta(directory: Path) -> dict:
-    return json.loads((Path(directory) / HEADS_META).read_text())
+def checkpoint_meta(directory: str | Path) -> dict:
+    """The checkpoint's record (tasks, train/dev ids, ...); empty for a plain model."""
+    path = Path(directory) / HEADS_META
+    return json.loads(path.read_text()) if path.exists() else {}

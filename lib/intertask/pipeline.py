@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
-from .data import DataSource, assert_no_leakage, has_split, resolve_data_dir
-from .evaluate import RESULT_COLUMNS, predict, result_rows
+from .data import DataSource, MissingDataError, assert_no_leakage, has_split, resolve_data_dir
+from .evaluate import RESULT_COLUMNS, result_rows
+from .families import EvalConfig, get_family, task_options
 from .features import Feature, featurize
-from .metrics import accuracy
 from .models import (EncoderWithHeads, checkpoint_meta, freeze, load_checkpoint, load_encoder, load_tokenizer,
                      save_checkpoint)
 from .progress import progress
@@ -34,26 +35,32 @@ def open_data(data_dir: str | None = None, data_source: str = "auto") -> DataSou
 
 @dataclass
 class StageData:
+    examples: dict[str, list[dict]]
     features: dict[str, list[Feature]]
-    ids: dict[str, list[str]]
+
+    @property
+    def ids(self) -> dict[str, list[str]]:
+        return {t: [ex["id"] for ex in exs] for t, exs in self.examples.items()}
 
     def counts(self) -> dict[str, int]:
-        return {t: len(f) for t, f in self.features.items()}
+        return {t: len(f) for t, f in self.examples.items()}
 
 
 def load_features(source: DataSource, tasks: list[str], split: str, tokenizer: Any, max_length: int,
-                  limit: int | None = None, language: str | None = None) -> StageData:
-    """Read and tokenize one split of each task once (never per epoch)."""
-    feats, ids = {}, {}
+                  limit: int | None = None, language: str | None = None,
+                  options: dict[str, dict] | None = None) -> StageData:
+    """Read and tokenize one split of each task once (never per epoch); `options`: task -> overrides."""
+    examples, feats = {}, {}
     for name in tasks:
         task = get_task(name)
-        if split != "train" and not has_split(task, split):
+        if split != "train" and not has_split(task, split, source):
             print(f"{name}: no {split} split; training without early stopping on it")
             continue
-        examples = source.load(task, split, language, limit=limit)
-        feats[name] = featurize(task, examples, tokenizer, max_length)
-        ids[name] = [ex["id"] for ex in examples]
-    return StageData(feats, ids)
+        examples[name] = source.load(task, split, language, limit=limit)
+        opts = task_options(task, (options or {}).get(name))
+        length = int(opts.get("max_length", max_length))
+        feats[name] = featurize(task, examples[name], tokenizer, length, opts) if split == "train" else []
+    return StageData(examples, feats)
 
 
 def build_model(init: str, tasks: list[str], pooling: str = "mean", freeze_embeddings: bool = True,
@@ -70,12 +77,13 @@ def build_model(init: str, tasks: list[str], pooling: str = "mean", freeze_embed
 
 
 def train_and_save(model: EncoderWithHeads, tokenizer: Any, train_data: StageData, dev_data: StageData,
-                   cfg: TrainConfig, output_dir: str | Path, extra: dict | None = None) -> pd.DataFrame:
+                   cfg: TrainConfig, output_dir: str | Path, extra: dict | None = None,
+                   max_length: int = 128) -> pd.DataFrame:
     """Train, then write `checkpoint/` and `history.csv` under `output_dir`; returns the history."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    history = train(model, train_data.features, dev_data.features, cfg, tokenizer.pad_token_id)
+    history = train(model, train_data.features, dev_data.examples, cfg, tokenizer, max_length)
     meta = {"train_ids": train_data.ids, "dev_ids": dev_data.ids, "train_seconds": round(time.time() - start, 1),
             **(extra or {})}
     save_checkpoint(model, tokenizer, out / "checkpoint", meta)
@@ -86,29 +94,47 @@ def train_and_save(model: EncoderWithHeads, tokenizer: Any, train_data: StageDat
 
 def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str] | str, source: DataSource,
                        examples_per_language: int | None, batch_size: int, max_length: int,
-                       identity: dict, output_dir: str | Path = ".") -> pd.DataFrame:
+                       identity: dict, output_dir: str | Path = ".", options: dict | None = None) -> pd.DataFrame:
     """Score the fine-tuned model on the held-out test items of every language; writes results.csv.
 
-    Refuses any item whose id was used to train or select the model, in any language.
+    Refuses any item whose id was used to train or select the model, in any language. Predictions
+    are written per language under `predictions/<task>/` in the benchmark's own file format.
     """
     task = get_task(target)
-    langs = list(task.languages) if languages in ("all", None) else list(languages)
-    for lang in langs:
-        task.check_language(lang)
-    model, tokenizer = load_checkpoint(Path(checkpoint), [task])
-    meta = checkpoint_meta(Path(checkpoint))
+    family = get_family(task.family)
+    if languages in ("all", None):
+        langs = [lg for lg in task.languages if source.available(task, "test", lg)]
+        absent = [lg for lg in task.languages if lg not in langs]
+        if absent:  # "all" means all that the data has; name the rest so nobody mistakes them for zeros
+            print(f"{target}: no test data for {', '.join(absent)} in {source.data_dir}; evaluating {len(langs)} languages")
+        if not langs:
+            raise MissingDataError(f"{target}: no test data for any language in {source.data_dir}")
+    else:
+        langs = list(languages)
+        for lang in langs:
+            task.check_language(lang)
+    model, tokenizer = load_checkpoint(checkpoint, [task])
+    meta = checkpoint_meta(checkpoint)
     seen = set(meta.get("train_ids", {}).get(target, [])) | set(meta.get("dev_ids", {}).get(target, []))
+    opts = task_options(task, options)
+    cfg = EvalConfig(batch_size, int(opts.get("max_length", max_length)), "cuda" if torch.cuda.is_available() else "cpu",
+                     opts)
+    model.to(cfg.device)
+    out = Path(output_dir)
+    pred_dir = out / "predictions" / target
+    pred_dir.mkdir(parents=True, exist_ok=True)
+    cfg.extra["context"] = family.prepare(model, task, source, langs, examples_per_language, tokenizer, cfg)
     rows = []
     for lang in progress(langs, desc=f"evaluate {target}", unit="lang"):
         examples = source.load(task, "test", lang, limit=examples_per_language)
         assert_no_leakage(seen, [ex["id"] for ex in examples], f"{target} test ({lang})")
-        feats = featurize(task, examples, tokenizer, max_length)
-        preds = predict(model, task.name, feats, batch_size, tokenizer.pad_token_id, desc=f"{target}-{lang}")
-        score = accuracy(list(preds), [f["label"] for f in feats])
-        rows += result_rows(identity, target, lang, "test", {task.metric: score}, len(feats))
+        preds = family.predict(model, task, examples, tokenizer, cfg)
+        scores = family.score(task, examples, preds, lang)
+        rows += result_rows(identity, target, lang, "test", scores, len(examples))
+        lines = family.export_lines(task, examples, preds)
+        (pred_dir / f"test-{lang}.{'json' if isinstance(lines, str) else 'tsv'}").write_text(
+            lines if isinstance(lines, str) else "\n".join(lines) + "\n", encoding="utf-8")
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out / "results.csv", index=False)
     return frame
 

@@ -81,8 +81,8 @@ def injected_parameters(stage: Stage, data_dir: str | None) -> dict:
         p["init"] = f"../{stage.parent.dirname}/checkpoint" if stage.parent else stage.parameters["model"]
         del p["model"]  # the notebook starts from `init`; the model id stays in the stage hash
     if stage.kind == "evaluate":
-        assert stage.parent is not None
-        p["checkpoint"] = f"../{stage.parent.dirname}/checkpoint"
+        # retrieval without intermediate training reads the pretrained model itself
+        p["checkpoint"] = f"../{stage.parent.dirname}/checkpoint" if stage.parent else stage.parameters["model"]
     return p
 
 

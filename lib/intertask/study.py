@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "intermediate": {"none": []},
     "targets": ["xnli"],
     "languages": "all",
+    "task_options": {},
     "budgets": {
         "intermediate": {"train_examples": 1000, "dev_examples": 200, "epochs": 1.0, "learning_rate": 5e-5,
                          "batch_size": 32},
@@ -44,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
 
 TYPES: dict[str, Any] = {
     "study": str, "description": str, "model": str, "data_dir": (str, type(None)), "data_source": str,
-    "seeds": list, "intermediate": dict, "targets": list, "languages": (str, list, dict),
+    "seeds": list, "intermediate": dict, "targets": list, "languages": (str, list, dict), "task_options": dict,
     "budgets.intermediate.train_examples": int, "budgets.intermediate.dev_examples": int,
     "budgets.intermediate.epochs": (int, float), "budgets.intermediate.learning_rate": float,
     "budgets.intermediate.batch_size": int,
@@ -86,7 +87,7 @@ def _merge(defaults: dict, given: dict, path: Path, prefix: str = "") -> dict:
             close = difflib.get_close_matches(str(key), [str(k) for k in defaults], n=1)
             hint = f" Did you mean {prefix + close[0]!r}?" if close else ""
             raise ParamsError(f"{path}: unknown key {name!r}.{hint} Valid keys here: {', '.join(map(str, defaults))}")
-        if isinstance(defaults[key], dict) and not (prefix == "" and key == "intermediate"):
+        if isinstance(defaults[key], dict) and not (prefix == "" and key in ("intermediate", "task_options")):
             if not isinstance(value, dict):
                 raise ParamsError(f"{path}: {name!r} must be a mapping, got {type(value).__name__}")
             out[key] = _merge(defaults[key], value, path, f"{name}.")
@@ -134,6 +135,15 @@ def _check_tasks(params: dict, path: Path) -> None:
             if t in tasks:
                 raise ParamsError(f"{path}: intermediate.{cond} trains on the target task {t!r}; the transfer would "
                                   f"no longer be zero-shot. Remove it from the condition.")
+    for t, opts in params["task_options"].items():
+        known(t, "task_options")
+        if not isinstance(opts, dict):
+            raise ParamsError(f"{path}: task_options.{t} must be a mapping of option: value")
+        allowed = get_task(str(t)).options
+        bad = [k for k in opts if k not in allowed and k != "max_length"]
+        if bad:
+            raise ParamsError(f"{path}: task_options.{t}: unknown option(s) {bad}; "
+                              f"{t} has: {', '.join(['max_length', *allowed]) }")
     langs = params["languages"]
     for t in params["targets"]:
         task = get_task(t)
@@ -225,24 +235,32 @@ def expand(params: dict) -> list[Run]:
         for cond, inter_tasks in params["intermediate"].items():
             parent = None
             if inter_tasks:
-                key = {**common, "tasks": inter_tasks, "budget": b["intermediate"], "training": tr, "seed": seed}
+                topts = {t: params["task_options"][t] for t in inter_tasks if t in params["task_options"]}
+                key = {**common, "tasks": inter_tasks, "budget": b["intermediate"], "training": tr, "seed": seed,
+                       "options": topts}
                 parent = unique(_stage("intermediate", cond, key, {
                     "model": params["model"], "tasks": inter_tasks, "seed": seed, **b["intermediate"], **tr,
-                    "data_source": params["data_source"]}, None))
+                    "data_source": params["data_source"], "task_options": topts}, None))
             for target in params["targets"]:
-                key = {**common, "target": target, "budget": b["target"], "training": tr, "seed": seed}
-                tstage = unique(_stage("target", f"{cond}-{target}", key, {
-                    "model": params["model"], "target": target, "seed": seed, **b["target"], **tr,
-                    "data_source": params["data_source"]}, parent))
+                retrieval = get_task(target).family == "retrieval"
+                options = params["task_options"].get(target, {})
+                tstage = None
+                if not retrieval:  # retrieval reads representations: there is no English fine-tuning
+                    key = {**common, "target": target, "budget": b["target"], "training": tr, "seed": seed,
+                           "options": options}
+                    tstage = unique(_stage("target", f"{cond}-{target}", key, {
+                        "model": params["model"], "target": target, "seed": seed, **b["target"], **tr,
+                        "data_source": params["data_source"], "options": options}, parent))
                 langs = languages_for(params, target)
                 run_id = f"{cond}__{target}__s{seed}"
                 ekey = {"languages": langs, "budget": b["eval"], "max_length": tr["max_length"],
-                        "data_source": params["data_source"]}
+                        "data_source": params["data_source"], "options": options,
+                        "model": params["model"] if tstage is None and parent is None else None}
                 estage = unique(_stage("evaluate", f"{cond}-{target}", ekey, {
                     "target": target, "languages": langs, **b["eval"], "max_length": tr["max_length"],
                     "data_source": params["data_source"], "study": params["study"], "run": run_id,
-                    "model": params["model"], "intermediate_tasks": "+".join(inter_tasks) or "none", "seed": seed},
-                    tstage))
+                    "model": params["model"], "intermediate_tasks": "+".join(inter_tasks) or "none", "seed": seed,
+                    "options": options}, tstage or parent))
                 run = Run(run_id, cond, list(inter_tasks), target, seed, [s for s in (parent, tstage, estage) if s])
                 runs.append(run)
     return runs

@@ -14,10 +14,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from .evaluate import predict
-from .features import Feature, bucketed_batches, collate
+from .families import EvalConfig, get_family, task_options
+from .features import Feature, bucketed_batches
 from .models import EncoderWithHeads
 from .progress import progress
 
@@ -34,6 +33,7 @@ class TrainConfig:
     eval_batch_size: int = 64
     seed: int = 1
     mixed_precision: str = "no"  # "no", "fp16" or "bf16" (GPU)
+    task_options: dict | None = None  # task -> options (max_length, doc_stride, ...) for dev scoring
 
 
 def set_seed(seed: int) -> None:
@@ -59,14 +59,31 @@ def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
 
 
-def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev_features: dict[str, list[Feature]],
-          cfg: TrainConfig, pad_id: int) -> list[dict]:
+def dev_scores(model: EncoderWithHeads, dev_examples: dict[str, list[dict]], tokenizer: Any, cfg: EvalConfig,
+               options: dict | None = None) -> dict[str, float]:
+    """Each task's main metric (its family's first) on its English dev examples."""
+    scores = {}
+    for name, examples in dev_examples.items():
+        if examples:
+            task = model.tasks[name]
+            family = get_family(task.family)
+            opts = task_options(task, (options or {}).get(name))
+            task_cfg = EvalConfig(cfg.batch_size, int(opts.get("max_length", cfg.max_length)), cfg.device, opts)
+            preds = family.predict(model, task, examples, tokenizer, task_cfg)
+            scores[name] = float(next(iter(family.score(task, examples, preds, task.train_language).values())))
+    return scores
+
+
+def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev_examples: dict[str, list[dict]],
+          cfg: TrainConfig, tokenizer: Any, max_length: int = 128) -> list[dict]:
     """Train in place; returns the per-epoch history. The best dev epoch's weights are restored."""
+    pad_id = tokenizer.pad_token_id
     empty = [t for t, f in train_features.items() if not f]
     if empty:
         raise ValueError(f"no training examples for {empty}")
     set_seed(cfg.seed)
     acc = make_accelerator(cfg.mixed_precision)
+    families = {name: get_family(model.tasks[name].family) for name in train_features}
     rng = random.Random(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]
@@ -91,11 +108,11 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
         for task, idx in _epoch_batches(train_features, cfg.batch_size, rng):
             if step >= total_steps:
                 break
-            batch = collate([train_features[task][i] for i in idx], pad_id)
+            family = families[task]
+            batch = family.collate([train_features[task][i] for i in idx], pad_id)
             batch = {k: v.to(acc.device) for k, v in batch.items()}
             with acc.autocast():
-                logits = model(task, batch["input_ids"], batch["attention_mask"])
-                loss = F.cross_entropy(logits.float(), batch["labels"])
+                loss = family.loss(model(task, batch), batch)
             acc.backward(loss)
             if cfg.max_grad_norm:
                 acc.clip_grad_norm_(params, cfg.max_grad_norm)
@@ -108,12 +125,9 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
             bar.update(1)
         record = {"epoch": epoch, "step": step, "train_loss": sum(losses) / max(1, len(losses)),
                   "seconds": round(time.time() - start, 1)}
-        if dev_features:
-            scores = {}
-            for task, feats in dev_features.items():
-                if feats:
-                    preds = predict(acc.unwrap_model(model), task, feats, cfg.eval_batch_size, pad_id, acc.device, desc=f"dev {task}")
-                    scores[task] = float(sum(int(p == f["label"]) for p, f in zip(preds, feats)) / len(feats))
+        if dev_examples:
+            scores = dev_scores(acc.unwrap_model(model), dev_examples, tokenizer,
+                                EvalConfig(cfg.eval_batch_size, max_length, acc.device), cfg.task_options)
             record.update({f"dev_{t}": s for t, s in scores.items()})
             score = sum(scores.values()) / len(scores) if scores else -math.inf
             record["dev_score"] = score
@@ -122,7 +136,7 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
             else:
                 bad_epochs += 1
         history.append(record)
-        if cfg.patience is not None and dev_features and bad_epochs >= cfg.patience and step < total_steps:
+        if cfg.patience is not None and dev_examples and bad_epochs >= cfg.patience and step < total_steps:
             record["early_stop"] = True
             break
     bar.close()
