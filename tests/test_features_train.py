@@ -126,3 +126,33 @@ def test_unreachable_hub_model_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelNotFoundError, match="offline model `intertask/multilingual-e5-small-4bit`"):
         load_encoder("intertask-test/no-such-model")
+
+
+def test_sampling_weights():
+    from intertask.train import sampling_weights
+
+    sizes = {"a": 900, "b": 100}
+    assert sampling_weights(sizes, "proportional") == pytest.approx({"a": 0.9, "b": 0.1})
+    assert sampling_weights(sizes, "uniform") == pytest.approx({"a": 0.5, "b": 0.5})
+    assert sampling_weights(sizes, "temperature", temperature=2.0) == pytest.approx({"a": 0.75, "b": 0.25})  # 30:10
+    assert sampling_weights(sizes, "proportional", cap=100) == pytest.approx({"a": 0.5, "b": 0.5})
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        sampling_weights(sizes, "random")
+
+
+def test_budget_holds_steps_equal_whatever_the_number_of_tasks():
+    from intertask.train import schedule
+
+    feats = {t: [{"length": 10 + i % 7} for i in range(n)] for t, n in {"a": 400, "b": 40, "c": 4}.items()}
+    for tasks in (["a"], ["a", "b"], ["a", "b", "c"]):
+        cfg = TrainConfig(batch_size=8, total_examples=160, sampler="temperature", evaluations=3, seed=1)
+        rounds = schedule({t: feats[t] for t in tasks}, cfg, random.Random(1))
+        assert sum(len(r) for r in rounds) == 20 and len(rounds) == 3
+        drawn = [t for r in rounds for t, _ in r]
+        assert set(drawn) <= set(tasks)
+    cfg = TrainConfig(batch_size=8, total_examples=16)
+    with pytest.raises(ValueError, match="fewer than the 3 tasks"):
+        schedule(feats, cfg, random.Random(0))
+    # without a budget, epochs decide: every example once per epoch
+    rounds = schedule({"b": feats["b"]}, TrainConfig(batch_size=8, epochs=2), random.Random(0))
+    assert [sorted(i for _, b in r for i in b) for r in rounds] == [list(range(40))] * 2

@@ -160,3 +160,13 @@ def test_bad_params_file_exits_with_the_message(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["run", str(p)])
     assert "unknown key 'seed'. Did you mean 'seeds'" in str(e.value)
+
+
+def test_export_predictions_in_benchmark_layout(finished_study, tmp_path, capsys):
+    params, outputs, _ = finished_study
+    assert cli.main(["export-predictions", str(params), "--outputs", str(outputs), "--to", str(tmp_path / "sub")]) == 0
+    files = sorted(p.relative_to(tmp_path / "sub").as_posix() for p in (tmp_path / "sub").rglob("*.tsv"))
+    assert files == ["copa__s1/xnli/test-de.tsv", "copa__s1/xnli/test-en.tsv",
+                     "none__s1/xnli/test-de.tsv", "none__s1/xnli/test-en.tsv"]
+    lines = (tmp_path / "sub/none__s1/xnli/test-de.tsv").read_text().splitlines()
+    assert len(lines) == 16 and set(lines) <= {"entailment", "neutral", "contradiction"}

@@ -66,3 +66,21 @@ def test_budget_change_invalidates_only_downstream(tmp_path):
 def test_shipped_params_files_are_valid(name):
     params = load_params(ROOT / "params" / name)
     assert expand(params)
+
+
+def test_task_options_override_budgets_and_are_checked(tmp_path):
+    p = write(tmp_path, "targets: [xnli, xquad]\ntask_options:\n  xquad: {train_examples: 50, max_length: 256, "
+                        "doc_stride: 64, examples_per_language: 20}\n")
+    runs = {r.target: r for r in expand(load_params(p))}
+    target, ev = runs["xquad"].stages
+    assert target.parameters["train_examples"] == 50 and target.parameters["options"] == {"max_length": 256, "doc_stride": 64}
+    assert ev.parameters["examples_per_language"] == 20
+    assert runs["xnli"].stages[0].parameters["train_examples"] == 1000
+    with pytest.raises(ParamsError, match=r"unknown option\(s\) \['doc_strde'\]. Did you mean 'doc_stride'"):
+        load_params(write(tmp_path, "targets: [xquad]\ntask_options:\n  xquad: {doc_strde: 64}\n"))
+
+
+def test_retrieval_target_has_no_finetuning_stage(tmp_path):
+    runs = expand(load_params(write(tmp_path, "intermediate: {none: [], anli: [anli]}\ntargets: [tatoeba]\n")))
+    kinds = {r.condition: [s.kind for s in r.stages] for r in runs}
+    assert kinds == {"none": ["evaluate"], "anli": ["intermediate", "evaluate"]}

@@ -70,6 +70,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .run import export_predictions
+
+    params = _params(args.params)
+    files = export_predictions(params, args.outputs, args.to, args.only)
+    if not files:
+        sys.exit(f"error: no finished evaluation with predictions in {Path(args.outputs) / params['study']}; "
+                 f"run `intertask run {args.params}` first")
+    folders = sorted({f.parent.parent for f in files})
+    print(f"{len(files)} prediction files in {len(folders)} model folder(s) under {args.to}")
+    return 0
+
+
 def cmd_prepare_model(args: argparse.Namespace) -> int:
     from .offline_model import ensure_offline_model
 
@@ -104,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("verify", help="re-execute a recorded notebook and check its checked outputs still hold")
     p.add_argument("notebook")
     p.set_defaults(fn=cmd_verify)
+
+    p = sub.add_parser("export-predictions", help="write predictions in the benchmark's layout (one folder per model)")
+    p.add_argument("params")
+    p.add_argument("--to", required=True, help="destination folder")
+    p.add_argument("--outputs", default="outputs")
+    p.add_argument("--only", nargs="+", metavar="RUN", help="only these run ids")
+    p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("prepare-model", help="convert the offline 4-bit multilingual-e5-small once")
     p.set_defaults(fn=cmd_prepare_model)

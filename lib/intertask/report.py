@@ -131,3 +131,82 @@ def summary_text(results: pd.DataFrame, g: pd.DataFrame) -> str:
                              f"(range {row['min'] * 100:+.1f} to {row['max'] * 100:+.1f}); "
                              f"better than the baseline in {helped:.0%} of languages.")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# the benchmark view: one number per task, per family, and the XTREME-R score
+
+
+def task_scores(results: pd.DataFrame) -> pd.DataFrame:
+    """One number per (condition, seed, target task), as the benchmark's evaluate.py computes it.
+
+    The task's main metric (registry `metric`) averaged over its languages; QA tasks combine F1 and
+    exact match as `metrics.qa_task_metric` documents. Values are in points (x100).
+    """
+    from .metrics import qa_task_metric
+    from .tasks import REGISTRY
+
+    rows = []
+    for (cond, seed, target), sub in results.groupby(["intermediate_tasks", "seed", "target_task"]):
+        task = REGISTRY.get(target)
+        per_metric = sub.groupby("metric")["value"].mean()
+        if task is not None and task.family == "span_qa" and {"f1", "exact_match"} <= set(per_metric.index):
+            value = qa_task_metric(per_metric["f1"], per_metric["exact_match"])
+        else:
+            metric = task.metric if task is not None and task.metric in per_metric.index else per_metric.index[0]
+            value = per_metric[metric]
+        rows.append({"intermediate_tasks": cond, "seed": seed, "target_task": target,
+                     "family": task.family if task else "?", "languages": sub["language"].nunique(),
+                     "score": 100 * float(value)})
+    return pd.DataFrame(rows)
+
+
+def xtreme_r_table(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Per-task scores (rows: condition) with the XTREME-R score, partial where tasks are missing."""
+    from .metrics import XTREME_R_TASKS, xtreme_r_score
+
+    ts = task_scores(results)
+    if ts.empty:
+        return pd.DataFrame(), "no results"
+    table = ts.groupby(["intermediate_tasks", "target_task"])["score"].mean().unstack("target_task")
+    notes = []
+    scores, flags = [], []
+    for cond, row in table.iterrows():
+        res = xtreme_r_score(row.dropna().to_dict(), list(XTREME_R_TASKS))
+        scores.append(res["score"])
+        flags.append("partial" if res["partial"] else "complete")
+        if res["partial"] and not notes:
+            notes.append(f"XTREME-R score is partial: missing {', '.join(res['missing'])} "
+                         f"(mean over the {len(XTREME_R_TASKS) - len(res['missing'])} tasks present).")
+    table["XTREME-R"] = scores
+    table["score type"] = flags
+    return table, " ".join(notes) or "All ten XTREME-R tasks present."
+
+
+def family_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean task score per format family (rows: condition)."""
+    ts = task_scores(results)
+    if ts.empty:
+        return pd.DataFrame()
+    return ts.groupby(["intermediate_tasks", "family"])["score"].mean().unstack("family")
+
+
+def gains_by_language_family(g: pd.DataFrame) -> pd.DataFrame:
+    """Mean gain per target language family (rows: target task x condition), in points."""
+    if g.empty:
+        return pd.DataFrame()
+    from .languages import families_of
+
+    fam = families_of(sorted(g["language"].unique()))
+    g = g.assign(language_family=g["language"].map(fam).fillna("unknown"))
+    return (g.groupby(["target_task", "intermediate_tasks", "language_family"])["gain"].mean() * 100).unstack(
+        "language_family")
+
+
+def main_metric(results: pd.DataFrame) -> pd.DataFrame:
+    """Only each task's main metric (registry `metric`), so gains and plots never mix metrics."""
+    from .tasks import REGISTRY
+
+    keep = results.apply(lambda r: r["metric"] == getattr(REGISTRY.get(r["target_task"]), "metric", r["metric"]),
+                         axis=1)
+    return results[keep]

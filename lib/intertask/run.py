@@ -301,3 +301,32 @@ def render_html(notebook: Path, html: Path) -> None:
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
     html.write_text(body, encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# predictions in the benchmark's own layout
+
+
+def export_predictions(params: dict, outputs: str | Path, dest: str | Path, only: list[str] | None = None) -> list[Path]:
+    """Copy each finished evaluation's predictions to `dest/<condition>__s<seed>/<task>/test-<lang>.<ext>`.
+
+    One folder per model (condition and seed) holds every target task, the layout the benchmark's
+    `evaluate.py` reads and the XTREME-R leaderboard takes as a submission.
+    """
+    import shutil
+
+    root = study_dir(params, outputs)
+    written: list[Path] = []
+    for run in expand(params):
+        if only and run.id not in only:
+            continue
+        ev = stage_folder(root, run.stages[-1])
+        src = ev / "predictions" / run.target
+        if stage_status(ev) != "done" or not src.exists():
+            continue
+        out = Path(dest) / f"{run.condition}__s{run.seed}" / run.target
+        out.mkdir(parents=True, exist_ok=True)
+        for f in sorted(src.iterdir()):
+            shutil.copy2(f, out / f.name)
+            written.append(out / f.name)
+    return written

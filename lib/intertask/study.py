@@ -34,7 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "task_options": {},
     "budgets": {
         "intermediate": {"train_examples": 1000, "dev_examples": 200, "epochs": 1.0, "learning_rate": 5e-5,
-                         "batch_size": 32},
+                         "batch_size": 32, "total_examples": None, "sampler": "proportional", "temperature": 2.0,
+                         "example_cap": None, "evaluations": 1},
         "target": {"train_examples": 1000, "dev_examples": 200, "epochs": 3.0, "learning_rate": 5e-5,
                    "batch_size": 32},
         "eval": {"examples_per_language": 300, "batch_size": 64},
@@ -48,7 +49,9 @@ TYPES: dict[str, Any] = {
     "seeds": list, "intermediate": dict, "targets": list, "languages": (str, list, dict), "task_options": dict,
     "budgets.intermediate.train_examples": int, "budgets.intermediate.dev_examples": int,
     "budgets.intermediate.epochs": (int, float), "budgets.intermediate.learning_rate": float,
-    "budgets.intermediate.batch_size": int,
+    "budgets.intermediate.batch_size": int, "budgets.intermediate.total_examples": (int, type(None)),
+    "budgets.intermediate.sampler": str, "budgets.intermediate.temperature": float,
+    "budgets.intermediate.example_cap": (int, type(None)), "budgets.intermediate.evaluations": int,
     "budgets.target.train_examples": int, "budgets.target.dev_examples": int, "budgets.target.epochs": (int, float),
     "budgets.target.learning_rate": float, "budgets.target.batch_size": int,
     "budgets.eval.examples_per_language": (int, type(None)), "budgets.eval.batch_size": int,
@@ -56,6 +59,11 @@ TYPES: dict[str, Any] = {
     "training.freeze_embeddings": bool, "training.freeze_layers": int, "training.pooling": str,
     "training.patience": (int, type(None)), "training.mixed_precision": str,
 }
+
+
+# budget keys a task may override (QA needs fewer, longer examples than NLI in the same study)
+BUDGET_OVERRIDES = ("train_examples", "dev_examples", "epochs", "learning_rate", "batch_size",
+                    "examples_per_language")
 
 
 class ParamsError(ValueError):
@@ -139,11 +147,13 @@ def _check_tasks(params: dict, path: Path) -> None:
         known(t, "task_options")
         if not isinstance(opts, dict):
             raise ParamsError(f"{path}: task_options.{t} must be a mapping of option: value")
-        allowed = get_task(str(t)).options
-        bad = [k for k in opts if k not in allowed and k != "max_length"]
+        allowed = ["max_length", *get_task(str(t)).options, *BUDGET_OVERRIDES]
+        bad = [k for k in opts if k not in allowed]
         if bad:
-            raise ParamsError(f"{path}: task_options.{t}: unknown option(s) {bad}; "
-                              f"{t} has: {', '.join(['max_length', *allowed]) }")
+            close = difflib.get_close_matches(str(bad[0]), allowed, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ParamsError(f"{path}: task_options.{t}: unknown option(s) {bad}.{hint} "
+                              f"{t} takes: {', '.join(dict.fromkeys(allowed))}")
     langs = params["languages"]
     for t in params["targets"]:
         task = get_task(t)
@@ -154,6 +164,16 @@ def _check_tasks(params: dict, path: Path) -> None:
             bad = [lg for lg in wanted if lg not in task.languages]
             if bad:
                 raise ParamsError(f"{path}: languages: {t} has no language(s) {bad}; valid: {', '.join(task.languages)}")
+    inter = params["budgets"]["intermediate"]
+    if inter["sampler"] not in ("proportional", "uniform", "temperature"):
+        raise ParamsError(f"{path}: budgets.intermediate.sampler must be proportional, uniform or temperature, "
+                          f"got {inter['sampler']!r}")
+    if inter["total_examples"] is not None:
+        k_max = max((len(t) for t in params["intermediate"].values()), default=0)
+        if inter["total_examples"] < k_max * inter["batch_size"]:
+            raise ParamsError(f"{path}: budgets.intermediate.total_examples={inter['total_examples']} cannot give each "
+                              f"of the {k_max} tasks of the largest condition one batch of {inter['batch_size']}; "
+                              f"raise it to at least {k_max * inter['batch_size']} or lower batch_size")
     if params["data_source"] not in ("auto", "local", "hub"):
         raise ParamsError(f"{path}: data_source must be auto, local or hub, got {params['data_source']!r}")
     if params["training"]["pooling"] not in ("mean", "cls"):
@@ -214,11 +234,11 @@ def _stage(kind: str, name: str, key: dict, parameters: dict, parent: Stage | No
     return Stage(kind, name, NOTEBOOKS[kind], parameters, parent, stable_hash(full_key))
 
 
-def languages_for(params: dict, target: str) -> list[str]:
-    task = get_task(target)
+def languages_for(params: dict, target: str) -> list[str] | str:
+    """The languages to evaluate: a list, or "all" (every language the data has, decided at evaluation)."""
     langs = params["languages"]
     wanted = langs.get(target, "all") if isinstance(langs, dict) else langs
-    return list(task.languages) if wanted == "all" else list(wanted)
+    return "all" if wanted == "all" else list(wanted)
 
 
 def expand(params: dict) -> list[Run]:
@@ -243,21 +263,24 @@ def expand(params: dict) -> list[Run]:
                     "data_source": params["data_source"], "task_options": topts}, None))
             for target in params["targets"]:
                 retrieval = get_task(target).family == "retrieval"
-                options = params["task_options"].get(target, {})
+                given = dict(params["task_options"].get(target, {}))
+                budget = {k: given.pop(k, v) for k, v in b["target"].items()}
+                eval_budget = {k: given.pop(k, v) for k, v in b["eval"].items()}
+                options = given  # what remains are the task's own options (max_length, doc_stride, ...)
                 tstage = None
                 if not retrieval:  # retrieval reads representations: there is no English fine-tuning
-                    key = {**common, "target": target, "budget": b["target"], "training": tr, "seed": seed,
+                    key = {**common, "target": target, "budget": budget, "training": tr, "seed": seed,
                            "options": options}
                     tstage = unique(_stage("target", f"{cond}-{target}", key, {
-                        "model": params["model"], "target": target, "seed": seed, **b["target"], **tr,
+                        "model": params["model"], "target": target, "seed": seed, **budget, **tr,
                         "data_source": params["data_source"], "options": options}, parent))
                 langs = languages_for(params, target)
                 run_id = f"{cond}__{target}__s{seed}"
-                ekey = {"languages": langs, "budget": b["eval"], "max_length": tr["max_length"],
+                ekey = {"languages": langs, "budget": eval_budget, "max_length": tr["max_length"],
                         "data_source": params["data_source"], "options": options,
                         "model": params["model"] if tstage is None and parent is None else None}
                 estage = unique(_stage("evaluate", f"{cond}-{target}", ekey, {
-                    "target": target, "languages": langs, **b["eval"], "max_length": tr["max_length"],
+                    "target": target, "languages": langs, **eval_budget, "max_length": tr["max_length"],
                     "data_source": params["data_source"], "study": params["study"], "run": run_id,
                     "model": params["model"], "intermediate_tasks": "+".join(inter_tasks) or "none", "seed": seed,
                     "options": options}, tstage or parent))

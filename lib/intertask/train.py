@@ -34,6 +34,14 @@ class TrainConfig:
     seed: int = 1
     mixed_precision: str = "no"  # "no", "fp16" or "bf16" (GPU)
     task_options: dict | None = None  # task -> options (max_length, doc_stride, ...) for dev scoring
+    # Multi-task budget: with total_examples set, training runs ceil(total_examples / batch_size) steps
+    # whatever the number of tasks, each step drawing one task's batch by the sampler's weights, so
+    # "more tasks" never means "more training". Without it, every task's examples are seen `epochs` times.
+    total_examples: int | None = None
+    sampler: str = "proportional"  # proportional | uniform | temperature
+    temperature: float = 2.0  # p_i ~ min(n_i, cap)^(1/T) for the temperature sampler
+    example_cap: int | None = None  # per-task size cap in the weights (jiant/MUPPET style)
+    evaluations: int = 1  # dev evaluations spread over a budgeted run (best one kept)
 
 
 def set_seed(seed: int) -> None:
@@ -53,6 +61,57 @@ def _epoch_batches(train: dict[str, list[Feature]], batch_size: int, rng: random
     batches = [(task, b) for task, feats in train.items() for b in bucketed_batches(feats, batch_size, rng)]
     rng.shuffle(batches)
     return batches
+
+
+SAMPLERS = ("proportional", "uniform", "temperature")
+
+
+def sampling_weights(sizes: dict[str, int], sampler: str = "proportional", temperature: float = 2.0,
+                     cap: int | None = None) -> dict[str, float]:
+    """Probability of drawing each task's batch: uniform, proportional to (capped) size, or temperature-scaled."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    if sampler == "temperature" and temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    capped = {t: float(min(n, cap) if cap else n) for t, n in sizes.items()}
+    if sampler == "uniform":
+        raw = {t: 1.0 for t in capped}
+    elif sampler == "proportional":
+        raw = capped
+    else:
+        raw = {t: n ** (1.0 / temperature) for t, n in capped.items()}
+    total = sum(raw.values())
+    return {t: w / total for t, w in raw.items()}
+
+
+def schedule(train: dict[str, list[Feature]], cfg: TrainConfig, rng: random.Random) -> list[list[tuple[str, list[int]]]]:
+    """The batches of the whole run, in rounds; dev evaluation (and early stopping) follows each round."""
+    if cfg.total_examples is None:
+        per_epoch = sum(math.ceil(len(f) / cfg.batch_size) for f in train.values())
+        total = max(1, int(math.ceil(cfg.epochs * per_epoch)))
+        rounds, left = [], total
+        while left > 0:
+            batches = _epoch_batches(train, cfg.batch_size, rng)[:left]
+            rounds.append(batches)
+            left -= len(batches)
+        return rounds
+    steps = int(math.ceil(cfg.total_examples / cfg.batch_size))
+    if steps < len(train):
+        raise ValueError(f"total_examples={cfg.total_examples} gives {steps} batches of {cfg.batch_size}, fewer than "
+                         f"the {len(train)} tasks: raise total_examples (budgets.intermediate.total_examples) to at "
+                         f"least {len(train) * cfg.batch_size} so every task gets a batch")
+    weights = sampling_weights({t: len(f) for t, f in train.items()}, cfg.sampler, cfg.temperature, cfg.example_cap)
+    names = sorted(weights)
+    streams: dict[str, list[list[int]]] = {t: [] for t in names}
+    drawn = []
+    for _ in range(steps):
+        task = rng.choices(names, weights=[weights[t] for t in names])[0]
+        if not streams[task]:  # a task's own epochs continue where they left off, reshuffled each time
+            streams[task] = bucketed_batches(train[task], cfg.batch_size, rng)
+        drawn.append((task, streams[task].pop()))
+    n_rounds = max(1, min(cfg.evaluations, steps))
+    size = math.ceil(steps / n_rounds)
+    return [drawn[i:i + size] for i in range(0, steps, size)]
 
 
 def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -90,8 +149,8 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim <= 1]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
-    batches_per_epoch = sum(math.ceil(len(f) / cfg.batch_size) for f in train_features.values())
-    total_steps = max(1, int(math.ceil(cfg.epochs * batches_per_epoch)))
+    rounds = schedule(train_features, cfg, rng)
+    total_steps = sum(len(r) for r in rounds)
     from transformers import get_linear_schedule_with_warmup
 
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
@@ -101,13 +160,12 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
     step, epoch = 0, 0
     bar = progress(total=total_steps, desc="train steps", unit="step")
     start = time.time()
-    while step < total_steps:
+    for batches in rounds:
         epoch += 1
         model.train()
         losses = []
-        for task, idx in _epoch_batches(train_features, cfg.batch_size, rng):
-            if step >= total_steps:
-                break
+        seen: dict[str, int] = {}
+        for task, idx in batches:
             family = families[task]
             batch = family.collate([train_features[task][i] for i in idx], pad_id)
             batch = {k: v.to(acc.device) for k, v in batch.items()}
@@ -120,11 +178,14 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
             scheduler.step()
             optimizer.zero_grad()
             step += 1
+            seen[task] = seen.get(task, 0) + len(idx)
             losses.append(loss.item())
-            bar.set_postfix_str(f"epoch {epoch} loss {sum(losses[-20:]) / len(losses[-20:]):.3f}", refresh=False)
+            bar.set_postfix_str(f"round {epoch} loss {sum(losses[-20:]) / len(losses[-20:]):.3f}", refresh=False)
             bar.update(1)
         record = {"epoch": epoch, "step": step, "train_loss": sum(losses) / max(1, len(losses)),
                   "seconds": round(time.time() - start, 1)}
+        if len(train_features) > 1:
+            record.update({f"examples_{t}": n for t, n in sorted(seen.items())})
         if dev_examples:
             scores = dev_scores(acc.unwrap_model(model), dev_examples, tokenizer,
                                 EvalConfig(cfg.eval_batch_size, max_length, acc.device), cfg.task_options)

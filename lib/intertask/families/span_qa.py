@@ -1,0 +1,332 @@
+"""Extractive question answering (XQuAD, MLQA, TyDiQA-GoldP): start/end logits over context tokens.
+
+Data shape (one example per question)::
+
+    {"id", "context", "question", "answers": [{"text", "answer_start"}, ...]}
+
+Long contexts are cut into overlapping windows (`doc_stride` tokens of overlap, the Hugging Face
+tokenizer's meaning of `stride`); a window that does not contain the answer is labelled with the
+CLS position 0. At prediction time every window of an example is scored and the best valid span
+(inside the context, end >= start, at most `max_answer_length` tokens) over all windows is mapped
+back to the original context characters.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data import HUB_CONVERTERS, READERS, MalformedDataError
+from ..features import length_sorted_batches, pad_sequences
+from ..metrics import mlqa_scores, squad_scores
+from ..tasks import Task
+from .base import EvalConfig, Example, Family, Feature, register_family
+
+DEFAULTS = {"doc_stride": 128, "max_query_length": 64, "max_answer_length": 30, "n_best": 20}
+# XTREME's evaluate.py scores every MLQA language (English included) with MLQA's own script and
+# XQuAD / TyDiQA with SQuAD v1.1's; a task may override this with the option "scorer".
+MLQA_SCORED_TASKS = frozenset({"mlqa"})
+# finite stand-in for -inf on padding, so a fully masked row never yields NaN in cross entropy
+_MASKED = -1e9
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _check_answer(context: str, text: str, start: int, where: str) -> None:
+    found = context[start:start + len(text)]
+    if found != text:
+        # No real file in the bundle (XQuAD, MLQA dev, TyDiQA-GoldP) has a shifted offset, so a
+        # mismatch means a damaged or re-encoded file: refuse it rather than train on wrong labels.
+        raise MalformedDataError(
+            f"{where}: answer {text!r} is not at answer_start {start} of its context (found {found!r}); "
+            f"the file's character offsets do not match its text (re-encoded or edited file?)")
+
+
+def _answers(raw: Any, context: str, where: str) -> list[dict]:
+    if not isinstance(raw, list):
+        raise MalformedDataError(f"{where}: 'answers' must be a list, got {type(raw).__name__}")
+    out = []
+    for a in raw:
+        try:
+            text, start = a["text"], int(a["answer_start"])
+        except (KeyError, TypeError, ValueError):
+            raise MalformedDataError(f"{where}: answer {a!r} lacks a 'text' or an integer 'answer_start'") from None
+        _check_answer(context, text, start, where)
+        out.append({"text": text, "answer_start": start})
+    return out
+
+
+def read_squad_json(path: Path) -> list[Example]:
+    """SQuAD v1.1 JSON (XQuAD, MLQA, TyDiQA-GoldP): one example per question, offsets verified.
+
+    Question ids are kept as they are when they are unique in the file. The TyDiQA-GoldP files of
+    the offline bundle number questions per paragraph ("0", "1", ... repeat), so there every id
+    becomes "<article>-<paragraph>-<id>" (stable: it only depends on the file); "qid" keeps the original.
+    """
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            obj = json.load(f)
+    except json.JSONDecodeError as e:
+        raise MalformedDataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    articles = obj.get("data") if isinstance(obj, dict) else None
+    if not isinstance(articles, list):
+        raise MalformedDataError(f"{path}: expected a SQuAD JSON object with a 'data' list of articles")
+    rows: list[tuple[str, Example]] = []
+    for a, article in enumerate(articles):
+        for p, para in enumerate(article.get("paragraphs", []) if isinstance(article, dict) else []):
+            try:
+                context, qas = para["context"], para["qas"]
+            except (KeyError, TypeError):
+                raise MalformedDataError(f"{path}: article {a} paragraph {p} lacks 'context' or 'qas'") from None
+            for qa in qas:
+                if not isinstance(qa, dict) or "id" not in qa or "question" not in qa:
+                    raise MalformedDataError(f"{path}: article {a} paragraph {p}: a question lacks 'id' or 'question'")
+                qid = str(qa["id"])
+                answers = _answers(qa.get("answers", []), context, f"{path}: question {qid!r}")
+                rows.append((f"{a}-{p}-{qid}", {"id": qid, "qid": qid, "context": context,
+                                                "question": qa["question"], "answers": answers}))
+    qids = [ex["id"] for _, ex in rows]
+    if len(set(qids)) != len(qids):
+        for unique_id, ex in rows:
+            ex["id"] = unique_id
+    return [ex for _, ex in rows]
+
+
+def squad_hub(row: dict) -> Example:
+    """A SQuAD-format hub row (SQuAD, XQuAD, MLQA, TyDiQA secondary_task) as an example.
+
+    The loader replaces "id" with a split-local one; "qid" keeps the dataset's question id, which
+    the benchmark's prediction files are keyed by.
+    """
+    raw = row.get("answers") or {"text": [], "answer_start": []}
+    answers = [{"text": t, "answer_start": s} for t, s in zip(raw["text"], raw["answer_start"])]
+    qid = str(row.get("id", ""))
+    return {"qid": qid, "context": row["context"], "question": row["question"],
+            "answers": _answers(answers, row["context"], f"hub row {qid!r}")}
+
+
+READERS["squad_json"] = read_squad_json
+HUB_CONVERTERS["squad_hub"] = squad_hub
+
+
+# ---------------------------------------------------------------------------------------------
+# windows
+
+
+def _opt(options: dict | None, key: str) -> int:
+    return int((options or {}).get(key, DEFAULTS[key]))
+
+
+def _truncate_question(tokenizer: Any, question: str, limit: int) -> tuple[str, int]:
+    """The question cut (at a token boundary, in characters) to at most `limit` tokens, and its length."""
+    # Leading whitespace is stripped: some SQuAD questions start with many spaces, which only
+    # waste the window.
+    question = question.lstrip()
+    enc = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+    offsets = enc["offset_mapping"]
+    if len(offsets) <= limit:
+        return question, len(offsets)
+    cut = question[:offsets[limit - 1][1]]
+    return cut, len(tokenizer(cut, add_special_tokens=False)["input_ids"])
+
+
+def _label(offsets: list, seq: list, answer: dict | None) -> tuple[int, int]:
+    """Start/end token of `answer` in this window, or (0, 0) (CLS) when the window does not hold it."""
+    ctx = [i for i, s in enumerate(seq) if s == 1]
+    if answer is None or not ctx:
+        return 0, 0
+    a0 = answer["answer_start"]
+    a1 = a0 + len(answer["text"])
+    if offsets[ctx[0]][0] > a0 or offsets[ctx[-1]][1] < a1:
+        return 0, 0
+    # start: the last context token beginning at or before the answer (XLM-R offsets include the
+    # leading space, and a lone "▁" shares its offset with the next token: the later one is the word)
+    start = max(i for i in ctx if offsets[i][0] <= a0)
+    end = next(i for i in ctx if i >= start and offsets[i][1] >= a1)
+    return start, end
+
+
+def windows(examples: Sequence[Example], tokenizer: Any, max_length: int, options: dict | None = None,
+            keep_offsets: bool = True) -> list[Feature]:
+    """Question + context windows of every example, with start/end labels of its first answer.
+
+    Each feature: "id", "example_index", "input_ids", "start", "end", "length" and, with
+    `keep_offsets`, "offsets": character spans in the context, None for question and special tokens.
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError("span_qa needs a fast (Rust) tokenizer for character offsets")
+    n_special = tokenizer.num_special_tokens_to_add(pair=True)
+    # the question may take at most half the window, so short max_length settings still leave context
+    q_limit = max(1, min(_opt(options, "max_query_length"), (max_length - n_special) // 2))
+    doc_stride = _opt(options, "doc_stride")
+    questions, strides = [], []
+    for ex in examples:
+        q, n_q = _truncate_question(tokenizer, ex["question"], q_limit)
+        questions.append(q)
+        room = max_length - n_special - n_q
+        # the tokenizer refuses overlap >= the context room; with short windows (max_length 128)
+        # the overlap is capped at half the room so each window still advances
+        strides.append(max(0, min(doc_stride, room // 2)))
+    out: list[list[Feature]] = [[] for _ in examples]
+    for stride in sorted(set(strides)):  # one batched tokenizer call per distinct overlap
+        idx = [i for i, s in enumerate(strides) if s == stride]
+        enc = tokenizer([questions[i] for i in idx], [examples[i]["context"] for i in idx],
+                        truncation="only_second", max_length=max_length, stride=stride,
+                        return_overflowing_tokens=True, return_offsets_mapping=True)
+        for w, (ids, offs) in enumerate(zip(enc["input_ids"], enc["offset_mapping"])):
+            i = idx[enc["overflow_to_sample_mapping"][w]]
+            ex = examples[i]
+            seq = enc.sequence_ids(w)
+            answer = ex["answers"][0] if ex.get("answers") else None
+            start, end = _label(offs, seq, answer)
+            feat = {"id": ex["id"], "example_index": i, "input_ids": list(ids), "start": start, "end": end,
+                    "length": len(ids)}
+            if keep_offsets:
+                feat["offsets"] = [tuple(o) if s == 1 else None for o, s in zip(offs, seq)]
+            out[i].append(feat)
+    return [f for feats in out for f in feats]
+
+
+# ---------------------------------------------------------------------------------------------
+# decoding
+
+
+def best_span(start_logits: np.ndarray, end_logits: np.ndarray, offsets: Sequence[tuple[int, int] | None],
+              n_best: int = 20, max_answer_length: int = 30) -> tuple[float, int, int] | None:
+    """Best (score, first token, last token) of one window, or None if it has no context token.
+
+    Candidates are the top-`n_best` start and end positions among context tokens (question and
+    special tokens are masked out before ranking); a span is valid if end >= start and it has at most
+    `max_answer_length` tokens; score = start logit + end logit.
+    """
+    n = len(offsets)
+    valid = np.array([o is not None for o in offsets], dtype=bool)
+    if not valid.any():
+        return None
+    s = np.where(valid, np.asarray(start_logits[:n], dtype=np.float64), -np.inf)
+    e = np.where(valid, np.asarray(end_logits[:n], dtype=np.float64), -np.inf)
+    k = int(min(n_best, valid.sum()))
+    for si, ei in ((np.argsort(-s, kind="stable")[:k], np.argsort(-e, kind="stable")[:k]),
+                   # exhaustive fallback: when no top-k pair is valid, any valid span beats none
+                   (np.flatnonzero(valid), np.flatnonzero(valid))):
+        scores = s[si][:, None] + e[ei][None, :]
+        span = ei[None, :] - si[:, None]
+        scores = np.where((span >= 0) & (span < max_answer_length), scores, -np.inf)
+        flat = int(np.argmax(scores))
+        if np.isfinite(scores.flat[flat]):
+            a, b = divmod(flat, scores.shape[1])
+            return float(scores.flat[flat]), int(si[a]), int(ei[b])
+    return None
+
+
+def span_text(context: str, offsets: Sequence[tuple[int, int] | None], start: int, end: int) -> str:
+    """The original context characters of tokens start..end (whitespace at the edges dropped)."""
+    # XLM-R offsets include a token's leading space; the official scorers strip it anyway
+    return context[offsets[start][0]:offsets[end][1]].strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# the family
+
+
+class SpanQA(Family):
+    name = "span_qa"
+
+    def featurize(self, task: Task, examples: Sequence[Example], tokenizer: Any, max_length: int,
+                  options: dict | None = None) -> list[Feature]:
+        # training does not need offsets; dropping them keeps SQuAD-sized feature lists small
+        return windows(examples, tokenizer, max_length, options, keep_offsets=False)
+
+    def collate(self, features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+        ids, mask = pad_sequences([f["input_ids"] for f in features], pad_id)
+        return {"input_ids": ids, "attention_mask": mask,
+                "start_positions": torch.tensor([f.get("start", 0) for f in features], dtype=torch.long),
+                "end_positions": torch.tensor([f.get("end", 0) for f in features], dtype=torch.long)}
+
+    def make_head(self, task: Task, hidden: int, dropout: float = 0.1) -> nn.Module:
+        # the encoder already applies dropout to its last layer; a bare linear layer as in BERT's QA head
+        return nn.Linear(hidden, 2)
+
+    def forward(self, model: Any, task: Task, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = batch["attention_mask"]
+        logits = model.heads[task.name](model.hidden(batch["input_ids"], mask)).float()
+        logits = logits.masked_fill(mask.unsqueeze(-1) == 0, _MASKED)  # padding is never an answer
+        start, end = logits.unbind(-1)
+        return start, end
+
+    def loss(self, outputs: tuple[torch.Tensor, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        start, end = outputs
+        return (F.cross_entropy(start, batch["start_positions"]) + F.cross_entropy(end, batch["end_positions"])) / 2
+
+    @torch.no_grad()
+    def window_logits(self, model: Any, task: Task, features: Sequence[Feature], cfg: EvalConfig,
+                      pad_id: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(start, end) logits of every window, in the order of `features`, trimmed to its length."""
+        from ..progress import progress
+
+        was_training = model.training
+        model.eval()
+        out: list = [None] * len(features)
+        try:
+            for idx in progress(length_sorted_batches(features, cfg.batch_size), desc=f"predict {task.name}",
+                                unit="batch", leave=False):
+                batch = self.collate([features[i] for i in idx], pad_id)
+                batch = {k: batch[k].to(cfg.device) for k in ("input_ids", "attention_mask")}
+                start, end = (x.cpu().numpy() for x in self.forward(model, task, batch))
+                for j, i in enumerate(idx):
+                    n = features[i]["length"]
+                    out[i] = (start[j, :n], end[j, :n])
+        finally:
+            model.train(was_training)
+        return out
+
+    def predict(self, model: Any, task: Task, examples: Sequence[Example], tokenizer: Any, cfg: EvalConfig) -> list:
+        """The answer text per example: the best valid span over all its windows ("" if none)."""
+        opts = cfg.extra or {}
+        feats = windows(examples, tokenizer, cfg.max_length, opts, keep_offsets=True)
+        logits = self.window_logits(model, task, feats, cfg, tokenizer.pad_token_id)
+        n_best, max_answer = _opt(opts, "n_best"), _opt(opts, "max_answer_length")
+        best: list[tuple[float, str] | None] = [None] * len(examples)
+        for feat, (start, end) in zip(feats, logits):
+            found = best_span(start, end, feat["offsets"], n_best, max_answer)
+            if found is None:
+                continue
+            score, s, e = found
+            i = feat["example_index"]
+            if best[i] is None or score > best[i][0]:  # type: ignore[index]
+                best[i] = (score, span_text(examples[i]["context"], feat["offsets"], s, e))
+        return [b[1] if b is not None else "" for b in best]
+
+    def score(self, task: Task, examples: Sequence[Example], predictions: list, lang: str) -> dict[str, float]:
+        """{"f1", "exact_match"} in PERCENT (0-100), as the official SQuAD v1.1 / MLQA scripts report.
+
+        XQuAD and TyDiQA use SQuAD v1.1 scoring; MLQA uses MLQA's language-aware normalisation for
+        every language, English included, as XTREME's evaluate.py does.
+        """
+        if len(predictions) != len(examples):
+            raise ValueError(f"{task.name}: {len(predictions)} predictions for {len(examples)} examples")
+        gold = {ex["id"]: [a["text"] for a in ex["answers"]] for ex in examples}
+        preds = {ex["id"]: p for ex, p in zip(examples, predictions)}
+        scorer = task.options.get("scorer", "mlqa" if task.name in MLQA_SCORED_TASKS else "squad")
+        result = mlqa_scores(preds, gold, lang) if scorer == "mlqa" else squad_scores(preds, gold)
+        return {"f1": float(result["f1"]), "exact_match": float(result["exact_match"])}
+
+    def export_lines(self, task: Task, examples: Sequence[Example], predictions: list) -> str:
+        """The benchmark's prediction file: a JSON object {question id: answer text}."""
+        # the dataset's own question ids where they identify the questions (hub rows, XQuAD, MLQA),
+        # else the reader's unique ids (the bundle's TyDiQA files repeat ids)
+        qids = [ex.get("qid") for ex in examples]
+        keys = qids if all(qids) and len(set(qids)) == len(qids) else [ex["id"] for ex in examples]
+        return json.dumps(dict(zip(keys, predictions)), ensure_ascii=False)
+
+
+register_family(SpanQA())
