@@ -21,7 +21,7 @@ def results() -> pd.DataFrame:
             + rows("anli", "xnli", "accuracy", {"en": 0.7, "de": 0.45, "sw": 0.5})
             + rows("none", "xquad", "f1", {"en": 0.8, "de": 0.6}) + rows("none", "xquad", "exact_match", {"en": 0.6, "de": 0.4})
             + rows("anli", "xquad", "f1", {"en": 0.9, "de": 0.7}) + rows("anli", "xquad", "exact_match", {"en": 0.7, "de": 0.5}))
-    return pd.DataFrame(data, columns=RESULT_COLUMNS)
+    return report.load_results_frame(pd.DataFrame(data, columns=RESULT_COLUMNS))
 
 
 def test_gains_match_by_language_and_seed(results):
@@ -37,7 +37,7 @@ def test_language_table_average_is_unweighted(results):
 
 
 def test_task_scores_combine_qa_f1_and_em_as_evaluate_py(results):
-    ts = report.task_scores(results).set_index(["intermediate_tasks", "target_task"])["score"]
+    ts = report.task_scores(results).set_index(["condition", "target_task"])["score"]
     assert ts[("none", "xquad")] == pytest.approx(100 * (0.7 + 0.5) / 2)
     assert ts[("anli", "xnli")] == pytest.approx(100 * (0.7 + 0.45 + 0.5) / 3)
 

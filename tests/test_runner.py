@@ -58,7 +58,7 @@ def test_failed_run_is_isolated_and_reported(finished_study, capsys):
     assert rc == 1  # a failure makes the command end non-zero ...
     root = outputs / "t1"
     results = pd.read_csv(root / "results.csv")
-    assert list(results.columns) == RESULT_COLUMNS
+    assert list(results.columns) == RESULT_COLUMNS + ["condition"]
     # ... but the other runs finished: 2 conditions x 2 languages
     assert sorted(results["run"].unique()) == ["copa__xnli__s1", "none__xnli__s1"]
     assert sorted(results["language"]) == ["de", "de", "en", "en"]

@@ -193,7 +193,7 @@ def test_training_reduces_loss(tiny_model, data_dir, tmp_path):
     dev = load_features(src, ["tydiqa"], "dev", tokenizer, 128, limit=4, options=options)
     assert len(train.features["tydiqa"]) > 16  # long contexts give several windows
     assert all(f["length"] <= 128 for f in train.features["tydiqa"])
-    cfg = TrainConfig(epochs=8, batch_size=8, learning_rate=3e-3, seed=1, patience=None, warmup_ratio=0.0,
+    cfg = TrainConfig(epochs=4, batch_size=8, learning_rate=3e-3, seed=1, patience=None, warmup_ratio=0.0,
                       task_options=options)
     history = train_and_save(model, tokenizer, train, dev, cfg, tmp_path)
     assert history["train_loss"].iloc[-1] < 0.8 * history["train_loss"].iloc[0]

@@ -22,7 +22,15 @@ def load_results(path: str | Path) -> pd.DataFrame:
     missing = [c for c in RESULT_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: not a results table (missing columns {missing})")
+    return load_results_frame(df)
+
+
+def load_results_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Normalise a results table read elsewhere (types, the condition column)."""
+    df = df.copy()
     df["intermediate_tasks"] = df["intermediate_tasks"].astype(str)
+    if "condition" not in df.columns:  # a single evaluation stage's table
+        df["condition"] = df["intermediate_tasks"]
     return df
 
 
@@ -38,7 +46,7 @@ def header(study: str, description: str, results: pd.DataFrame) -> str:
 
 def language_table(results: pd.DataFrame) -> pd.DataFrame:
     """Rows: target task x metric x condition; columns: languages and their unweighted mean."""
-    mean = results.groupby(["target_task", "metric", "intermediate_tasks", "language"])["value"].mean()
+    mean = results.groupby(["target_task", "metric", "condition", "language"])["value"].mean()
     table = mean.unstack("language")
     table["avg"] = table.mean(axis=1)
     return table
@@ -47,19 +55,21 @@ def language_table(results: pd.DataFrame) -> pd.DataFrame:
 def gains(results: pd.DataFrame) -> pd.DataFrame:
     """Each condition's score minus the baseline's, matched by target, metric, language and seed."""
     key = ["target_task", "metric", "language", "seed"]
-    base = results[results["intermediate_tasks"] == BASELINE][key + ["value"]].rename(columns={"value": "baseline"})
+    base = results[results["intermediate_tasks"] == BASELINE][key + ["value"]].drop_duplicates(key)
+    base = base.rename(columns={"value": "baseline"})
+    cols = [*key, "condition", "intermediate_tasks", "value", "baseline", "gain"]
     if base.empty:
-        return pd.DataFrame(columns=[*key, "intermediate_tasks", "value", "baseline", "gain"])
+        return pd.DataFrame(columns=cols)
     other = results[results["intermediate_tasks"] != BASELINE]
     merged = other.merge(base, on=key, how="inner")
     merged["gain"] = merged["value"] - merged["baseline"]
-    return merged[[*key, "intermediate_tasks", "value", "baseline", "gain"]]
+    return merged[cols]
 
 
 def gain_table(g: pd.DataFrame) -> pd.DataFrame:
     if g.empty:
         return pd.DataFrame()
-    table = g.groupby(["target_task", "metric", "intermediate_tasks", "language"])["gain"].mean().unstack("language")
+    table = g.groupby(["target_task", "metric", "condition", "language"])["gain"].mean().unstack("language")
     table["avg"] = table.mean(axis=1)
     return table
 
@@ -82,17 +92,17 @@ def plot_heatmap(g: pd.DataFrame, figures_dir: str | Path):
         return None
     targets = sorted(g["target_task"].unique())
     fig, axes = plt.subplots(len(targets), 1, figsize=(max(6, 0.6 * g["language"].nunique() + 3),
-                                                       1.2 + 0.7 * g["intermediate_tasks"].nunique() * len(targets)),
+                                                       1.2 + 0.7 * g["condition"].nunique() * len(targets)),
                              squeeze=False)
     for ax, target in zip(axes[:, 0], targets):
         sub = g[g["target_task"] == target]
-        table = sub.groupby(["intermediate_tasks", "language"])["gain"].mean().unstack("language") * 100
+        table = sub.groupby(["condition", "language"])["gain"].mean().unstack("language") * 100
         bound = max(1.0, float(table.abs().max().max()))
         sns.heatmap(table, ax=ax, cmap="RdBu", center=0, vmin=-bound, vmax=bound, annot=True, fmt=".1f",
                     cbar_kws={"label": "gain (points)"})
         ax.set_title(f"{target}: gain over no intermediate task ({sub['metric'].iloc[0]}, points)")
         ax.set_xlabel("target language")
-        ax.set_ylabel("intermediate task(s)")
+        ax.set_ylabel("condition")
     fig.tight_layout()
     _save(fig, figures_dir, "gain_heatmap.png")
     return fig
@@ -103,9 +113,9 @@ def plot_task_bars(results: pd.DataFrame, figures_dir: str | Path):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    per_seed = results.groupby(["target_task", "metric", "intermediate_tasks", "seed"])["value"].mean().reset_index()
-    fig, ax = plt.subplots(figsize=(max(5, 1.5 * per_seed["intermediate_tasks"].nunique() + 2), 3.5))
-    sns.barplot(per_seed, x="target_task", y="value", hue="intermediate_tasks", ax=ax, errorbar="sd")
+    per_seed = results.groupby(["target_task", "metric", "condition", "seed"])["value"].mean().reset_index()
+    fig, ax = plt.subplots(figsize=(max(5, 1.5 * per_seed["condition"].nunique() + 2), 3.5))
+    sns.barplot(per_seed, x="target_task", y="value", hue="condition", ax=ax, errorbar="sd")
     ax.set_ylabel("mean over languages")
     ax.set_xlabel("target task")
     ax.legend(title="intermediate", bbox_to_anchor=(1.02, 1), loc="upper left")
@@ -119,14 +129,14 @@ def summary_text(results: pd.DataFrame, g: pd.DataFrame) -> str:
     """The headline in words, generated from the numbers."""
     lines = []
     for (target, metric), sub in results.groupby(["target_task", "metric"]):
-        avg = sub.groupby("intermediate_tasks")["value"].mean().sort_values(ascending=False)
+        avg = sub.groupby("condition")["value"].mean().sort_values(ascending=False)
         parts = ", ".join(f"{c} {v:.3f}" for c, v in avg.items())
         lines.append(f"- **{target}** ({metric}, mean over {sub['language'].nunique()} languages): {parts}.")
         gt = g[(g["target_task"] == target) & (g["metric"] == metric)] if not g.empty else g
         if not gt.empty:
-            per_cond = gt.groupby("intermediate_tasks")["gain"].agg(["mean", "min", "max"])
+            per_cond = gt.groupby("condition")["gain"].agg(["mean", "min", "max"])
             for cond, row in per_cond.iterrows():
-                helped = (gt[gt["intermediate_tasks"] == cond]["gain"] > 0).mean()
+                helped = (gt[gt["condition"] == cond]["gain"] > 0).mean()
                 lines.append(f"  - {cond}: gain {row['mean'] * 100:+.1f} points on average "
                              f"(range {row['min'] * 100:+.1f} to {row['max'] * 100:+.1f}); "
                              f"better than the baseline in {helped:.0%} of languages.")
@@ -147,7 +157,7 @@ def task_scores(results: pd.DataFrame) -> pd.DataFrame:
     from .tasks import REGISTRY
 
     rows = []
-    for (cond, seed, target), sub in results.groupby(["intermediate_tasks", "seed", "target_task"]):
+    for (cond, seed, target), sub in results.groupby(["condition", "seed", "target_task"]):
         task = REGISTRY.get(target)
         per_metric = sub.groupby("metric")["value"].mean()
         if task is not None and task.family == "span_qa" and {"f1", "exact_match"} <= set(per_metric.index):
@@ -155,7 +165,7 @@ def task_scores(results: pd.DataFrame) -> pd.DataFrame:
         else:
             metric = task.metric if task is not None and task.metric in per_metric.index else per_metric.index[0]
             value = per_metric[metric]
-        rows.append({"intermediate_tasks": cond, "seed": seed, "target_task": target,
+        rows.append({"condition": cond, "seed": seed, "target_task": target,
                      "family": task.family if task else "?", "languages": sub["language"].nunique(),
                      "score": 100 * float(value)})
     return pd.DataFrame(rows)
@@ -168,7 +178,7 @@ def xtreme_r_table(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     ts = task_scores(results)
     if ts.empty:
         return pd.DataFrame(), "no results"
-    table = ts.groupby(["intermediate_tasks", "target_task"])["score"].mean().unstack("target_task")
+    table = ts.groupby(["condition", "target_task"])["score"].mean().unstack("target_task")
     notes = []
     scores, flags = [], []
     for cond, row in table.iterrows():
@@ -188,7 +198,7 @@ def family_table(results: pd.DataFrame) -> pd.DataFrame:
     ts = task_scores(results)
     if ts.empty:
         return pd.DataFrame()
-    return ts.groupby(["intermediate_tasks", "family"])["score"].mean().unstack("family")
+    return ts.groupby(["condition", "family"])["score"].mean().unstack("family")
 
 
 def gains_by_language_family(g: pd.DataFrame) -> pd.DataFrame:
@@ -199,7 +209,7 @@ def gains_by_language_family(g: pd.DataFrame) -> pd.DataFrame:
 
     fam = families_of(sorted(g["language"].unique()))
     g = g.assign(language_family=g["language"].map(fam).fillna("unknown"))
-    return (g.groupby(["target_task", "intermediate_tasks", "language_family"])["gain"].mean() * 100).unstack(
+    return (g.groupby(["target_task", "condition", "language_family"])["gain"].mean() * 100).unstack(
         "language_family")
 
 

@@ -174,13 +174,21 @@ class Summary:
 
 def write_plan(params: dict, runs: list[Run], root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
+    from .design import task_language_family
+    from .study import condition_rows
+
     clean = {k: v for k, v in params.items() if not k.startswith("_")}
     _write_json(root / "study.json", clean)
+    conditions = pd.DataFrame(condition_rows(params))
+    conditions.to_csv(root / "conditions.csv", index=False)
     runs_dir = root / "runs"
     runs_dir.mkdir(exist_ok=True)
     for run in runs:
+        langs = sorted({task_language_family(t)[0] for t in run.intermediate_tasks})
         _write_json(runs_dir / f"{run.id}.json", {
             "run": run.id, "condition": run.condition, "intermediate_tasks": run.intermediate_tasks,
+            "intermediate_languages": langs,
+            "intermediate_families": sorted({task_language_family(t)[1] for t in run.intermediate_tasks}),
             "target": run.target, "seed": run.seed,
             "stages": [f"stages/{s.dirname}" for s in run.stages]})
 
@@ -191,7 +199,12 @@ def collect_results(root: Path, runs: list[Run]) -> pd.DataFrame | None:
     for run in runs:
         ev = stage_folder(root, run.stages[-1])
         if stage_status(ev) == "done" and (ev / "results.csv").exists():
-            frames.append(pd.read_csv(ev / "results.csv"))
+            df = pd.read_csv(ev / "results.csv")
+            # two conditions that drew the same tasks share one evaluation stage: label rows per run
+            df["run"] = run.id
+            df["intermediate_tasks"] = "+".join(run.intermediate_tasks) or "none"
+            df["condition"] = run.condition
+            frames.append(df)
     if not frames:
         return None
     df = pd.concat(frames, ignore_index=True)

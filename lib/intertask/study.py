@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "targets": ["xnli"],
     "languages": "all",
     "task_options": {},
+    "allow_target_in_pool": False,
+    "design": None,
     "budgets": {
         "intermediate": {"train_examples": 1000, "dev_examples": 200, "epochs": 1.0, "learning_rate": 5e-5,
                          "batch_size": 32, "total_examples": None, "sampler": "proportional", "temperature": 2.0,
@@ -47,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
 TYPES: dict[str, Any] = {
     "study": str, "description": str, "model": str, "data_dir": (str, type(None)), "data_source": str,
     "seeds": list, "intermediate": dict, "targets": list, "languages": (str, list, dict), "task_options": dict,
+    "allow_target_in_pool": bool, "design": (dict, type(None)),
     "budgets.intermediate.train_examples": int, "budgets.intermediate.dev_examples": int,
     "budgets.intermediate.epochs": (int, float), "budgets.intermediate.learning_rate": float,
     "budgets.intermediate.batch_size": int, "budgets.intermediate.total_examples": (int, type(None)),
@@ -95,7 +98,7 @@ def _merge(defaults: dict, given: dict, path: Path, prefix: str = "") -> dict:
             close = difflib.get_close_matches(str(key), [str(k) for k in defaults], n=1)
             hint = f" Did you mean {prefix + close[0]!r}?" if close else ""
             raise ParamsError(f"{path}: unknown key {name!r}.{hint} Valid keys here: {', '.join(map(str, defaults))}")
-        if isinstance(defaults[key], dict) and not (prefix == "" and key in ("intermediate", "task_options")):
+        if isinstance(defaults[key], dict) and not (prefix == "" and key in ("intermediate", "task_options", "design")):
             if not isinstance(value, dict):
                 raise ParamsError(f"{path}: {name!r} must be a mapping, got {type(value).__name__}")
             out[key] = _merge(defaults[key], value, path, f"{name}.")
@@ -139,10 +142,13 @@ def _check_tasks(params: dict, path: Path) -> None:
         raise ParamsError(f"{path}: 'targets' is empty; name at least one target task, e.g. [xnli]")
     for t in params["targets"]:
         known(t, "targets")
+        target_data = get_task(t).dataset
         for cond, tasks in params["intermediate"].items():
-            if t in tasks:
-                raise ParamsError(f"{path}: intermediate.{cond} trains on the target task {t!r}; the transfer would "
-                                  f"no longer be zero-shot. Remove it from the condition.")
+            clash = [x for x in tasks if x == t or get_task(x).dataset == target_data]
+            if clash and not params["allow_target_in_pool"]:
+                raise ParamsError(f"{path}: intermediate.{cond} trains on {clash}, which share the target task {t!r}'s "
+                                  f"data ({target_data}); the transfer would no longer be zero-shot. Remove it from "
+                                  f"the condition (or the design's pool), or set allow_target_in_pool: true.")
     for t, opts in params["task_options"].items():
         known(t, "task_options")
         if not isinstance(opts, dict):
@@ -192,6 +198,15 @@ def load_params(path: str | Path) -> dict:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", params["study"]):
         raise ParamsError(f"{path}: study name {params['study']!r} may hold only letters, digits, _ . -")
     _check_types(params, path)
+    if params["design"] is not None:
+        from .design import DesignError, expand_design
+
+        if "intermediate" in given:
+            raise ParamsError(f"{path}: give either 'intermediate' (conditions by hand) or 'design' (drawn), not both")
+        try:
+            params["intermediate"], params["_conditions"] = expand_design(params["design"], str(path))
+        except DesignError as e:
+            raise ParamsError(str(e)) from None
     _check_tasks(params, path)
     params["_path"] = str(path)
     return params
@@ -287,6 +302,16 @@ def expand(params: dict) -> list[Run]:
                 run = Run(run_id, cond, list(inter_tasks), target, seed, [s for s in (parent, tstage, estage) if s])
                 runs.append(run)
     return runs
+
+
+def condition_rows(params: dict) -> list[dict]:
+    """Metadata of every condition: drawn by a design, or described from hand-written conditions."""
+    if params.get("_conditions"):
+        return params["_conditions"]
+    from .design import condition_row
+
+    return [condition_row(cond, tasks, "custom" if tasks else "baseline", len(tasks), 0)
+            for cond, tasks in params["intermediate"].items()]
 
 
 def study_dir(params: dict, outputs: str | Path = "outputs") -> Path:

@@ -60,11 +60,18 @@ class Task:
     file_codes: Mapping[str, str] = field(default_factory=dict)
     # family-specific settings (QA doc stride, retrieval layer, ...), overridable per study
     options: Mapping[str, object] = field(default_factory=dict)
+    # the underlying dataset: tasks that share one (UD-POS test vs a UD dev set used as an
+    # intermediate task) must not be both intermediate and target, or transfer is no longer zero-shot
+    dataset: str = ""
+    # where an intermediate task's pool metadata should say more than the registry does
+    size_hint: int | None = None
     description: str = ""
     citation: str = ""
     license: str = ""
 
     def __post_init__(self) -> None:
+        if not self.dataset:
+            object.__setattr__(self, "dataset", self.name)
         if self.family not in FAMILIES:
             raise ValueError(f"task {self.name!r}: unknown family {self.family!r}; expected one of {FAMILIES}")
         if self.local is None and self.hub is None:
@@ -137,7 +144,7 @@ _TASKS: list[Task] = [
         citation="Yang et al. 2019, PAWS-X", license="custom (free use with attribution)",
     ),
     Task(
-        name="xcopa", family="multiple_choice", languages=XCOPA_LANGS, metric="accuracy", num_choices=2,
+        name="xcopa", family="multiple_choice", dataset="copa", languages=XCOPA_LANGS, metric="accuracy", num_choices=2,
         local=LocalSource(reader="copa_jsonl", files={"train": "english/copa/train-en.jsonl",
                                                        "dev": "english/copa/val-en.jsonl",
                                                        "test": "xtreme/xcopa/{lang}/test.{lang}.jsonl"}),
@@ -148,7 +155,7 @@ _TASKS: list[Task] = [
         citation="Ponti et al. 2020, XCOPA", license="CC BY 4.0",
     ),
     Task(
-        name="udpos", family="tagging", options={"max_length": 128},
+        name="udpos", family="tagging", dataset="ud", options={"max_length": 128},
         languages=UDPOS_LANGS, metric="f1",
         local=LocalSource(reader="conll_tsv", files={"train": "xtreme/udpos/train-en.tsv", "dev": "xtreme/udpos/dev-en.tsv",
                                                       "test": "xtreme/udpos/test-{lang}.tsv"}),
@@ -188,7 +195,7 @@ _TASKS: list[Task] = [
         citation="Lewis et al. 2020, MLQA", license="CC BY-SA 3.0",
     ),
     Task(
-        name="tydiqa", family="span_qa", options={"max_length": 384, "doc_stride": 128, "max_query_length": 64, "max_answer_length": 30, "n_best": 20},
+        name="tydiqa", family="span_qa", dataset="tydiqa", options={"max_length": 384, "doc_stride": 128, "max_query_length": 64, "max_answer_length": 30, "n_best": 20},
         languages=TYDIQA_LANGS, metric="f1",
         local=LocalSource(reader="squad_json", files={
             "all": "xtreme/tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.{lang}.train.json"}),
@@ -278,7 +285,7 @@ _TASKS: list[Task] = [
         citation="Sap et al. 2019, Social IQa", license="CC BY 4.0",
     ),
     Task(
-        name="copa", family="multiple_choice", languages=("en",), metric="accuracy", num_choices=2,
+        name="copa", family="multiple_choice", dataset="copa", languages=("en",), metric="accuracy", num_choices=2,
         local=LocalSource(reader="copa_jsonl", files={"train": "english/copa/train-en.jsonl",
                                                        "dev": "english/copa/val-en.jsonl"}),
         hub=HubSource(path="aps/super_glue", name="copa", converter="copa_hub"),
@@ -287,7 +294,7 @@ _TASKS: list[Task] = [
     ),
     # ---- hub-only intermediate tasks ------------------------------------------------------------
     Task(
-        name="mnli", family="classification", languages=("en",), metric="accuracy", labels=NLI_LABELS,
+        name="mnli", family="classification", dataset="mnli", languages=("en",), metric="accuracy", labels=NLI_LABELS,
         hub=HubSource(path="nyu-mll/glue", name="mnli", converter="nli_hub",
                       splits={"train": "train", "dev": "validation_matched", "test": "validation_mismatched"}),
         description="MultiNLI (Williams et al. 2018). Hub only: the public files are too large for the bundle.",

@@ -13,7 +13,7 @@ from pathlib import Path
 CHECK_TAG = "nbval-check-output"
 # (pattern, replacement): kept in step with nbval_sanitize.cfg by a test
 SANITIZE: list[tuple[str, str]] = [
-    (r"/[^\s'\"]*/", "PATH/"),
+    (r"""/[^\s'"]*/""", "PATH/"),
     (r"\d+(\.\d+)?\s?(s|seconds|sec)\b", "T s"),
     (r"0x[0-9a-f]+", "0xADDR"),
 ]

@@ -9,7 +9,8 @@ Design choices
   sub-words (and the special tokens) carry -100, as in XTREME's baselines.
 * Long sentences are never truncated: a sentence whose sub-words do not fit ``max_length`` is split
   at word boundaries into several windows (greedy, in order), so every word is labelled in exactly
-  one window. Each feature records the sentence ``id``, its ``window`` index and the ``words`` it
+  one window. Each feature records the sentence ``id`` (and its position ``example`` in the list
+  featurized), its ``window`` index and the ``words`` it
   covers. A single word longer than a whole window keeps only its first pieces (its label sits on
   the first one, so it is still predicted).
 * Words that tokenize to no sub-word at all (the empty string, control characters such as U+007F
@@ -220,8 +221,9 @@ def word_pieces(tokenizer: Any, sentences: Sequence[Sequence[str]], chunk: int =
     for s in range(0, len(sentences), chunk):
         batch = [list(words) for words in sentences[s:s + chunk]]
         nonempty = [i for i, words in enumerate(batch) if words]  # the tokenizer rejects empty word lists
-        enc = tokenizer([batch[i] for i in nonempty], is_split_into_words=True, add_special_tokens=False) \
-            if nonempty else None
+        # verbose=False: the "longer than the maximum sequence length" warning does not apply, we window
+        enc = tokenizer([batch[i] for i in nonempty], is_split_into_words=True, add_special_tokens=False,
+                        verbose=False) if nonempty else None
         pieces: list[list[list[int]]] = [[] for _ in batch]
         for j, i in enumerate(nonempty):
             per_word: list[list[int]] = [[] for _ in batch[i]]
@@ -284,8 +286,8 @@ class Tagging(Family):
                     lab += [labels[e][w] if labels is not None else IGNORE] + [IGNORE] * (len(p) - 1)
                 ids += after
                 lab += [IGNORE] * len(after)
-                feats.append({"id": ex["id"], "window": k, "words": list(range(a, b)), "input_ids": ids,
-                              "labels": lab, "starts": starts, "length": len(ids)})
+                feats.append({"id": ex["id"], "example": e, "window": k, "words": list(range(a, b)),
+                              "input_ids": ids, "labels": lab, "starts": starts, "length": len(ids)})
         return feats
 
     def collate(self, features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
@@ -315,9 +317,6 @@ class Tagging(Family):
 
         names = labels_of(task)
         feats = self._features(task, examples, tokenizer, cfg.max_length, None)
-        index = {ex["id"]: i for i, ex in enumerate(examples)}
-        if len(index) != len(examples):
-            raise ValueError(f"{task.name}: example ids are not unique")
         out: list[list[str | None]] = [[None] * len(ex["tokens"]) for ex in examples]
         was_training = model.training
         model.eval()
@@ -329,7 +328,7 @@ class Tagging(Family):
                 best = self.forward(model, task, batch).argmax(-1).cpu()
                 for j, i in enumerate(idx):
                     f = feats[i]
-                    row = out[index[f["id"]]]
+                    row = out[f["example"]]
                     for w, pos in zip(f["words"], f["starts"]):
                         row[w] = names[int(best[j, pos])]
         finally:
