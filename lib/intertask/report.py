@@ -220,3 +220,9 @@ def main_metric(results: pd.DataFrame) -> pd.DataFrame:
     keep = results.apply(lambda r: r["metric"] == getattr(REGISTRY.get(r["target_task"]), "metric", r["metric"]),
                          axis=1)
     return results[keep]
+
+
+def load_conditions(path: str | Path) -> pd.DataFrame | None:
+    """The study's condition metadata (arm, k, draw, languages, families), if the runner wrote it."""
+    path = Path(path)
+    return pd.read_csv(path, keep_default_na=False) if path.exists() else None

@@ -277,7 +277,9 @@ def status_table(params: dict, outputs: str | Path = "outputs") -> pd.DataFrame:
 def report_key(root: Path) -> str:
     results = root / "results.csv"
     nb = notebooks_dir() / "04_report.ipynb"
+    conditions = root / "conditions.csv"
     return stable_hash({"results": results.read_bytes().hex() if results.exists() else None,
+                        "conditions": conditions.read_bytes().hex() if conditions.exists() else None,
                         "notebook": nb.read_bytes().hex()}, 16)
 
 
@@ -298,7 +300,8 @@ def make_report(params: dict, outputs: str | Path = "outputs", force: bool = Fal
         return html
     nb_out = folder / "04_report.ipynb"
     pm.execute_notebook(str(notebooks_dir() / "04_report.ipynb"), str(nb_out),
-                        parameters={"results_path": "../results.csv", "study": params["study"],
+                        parameters={"results_path": "../results.csv", "conditions_path": "../conditions.csv",
+                                    "study": params["study"],
                                     "description": params.get("description", ""), "figures_dir": "figures"},
                         cwd=str(folder), progress_bar=False)
     render_html(nb_out, html)

@@ -96,7 +96,7 @@ def read_conll_tsv(path: Path) -> list[Example]:
     for lineno, line in enumerate(lines, start=1):
         if line.endswith("\r"):
             line = line[:-1]
-        if not line.strip():  # a blank line closes a sentence; repeated blank lines are harmless
+        if "\t" not in line and not line.strip():  # a blank line closes a sentence; repeats are harmless
             if tokens:
                 sentences.append((start, tokens, tags))
                 tokens, tags = [], []
@@ -114,11 +114,12 @@ def read_conll_tsv(path: Path) -> list[Example]:
         tags.append(tag)
     if tokens:
         sentences.append((start, tokens, tags))
-    prefixes = {m.group(1) if m else None for _, toks, _ in sentences for m in map(_LANG_PREFIX.match, toks)}
+    matches = [[_LANG_PREFIX.match(t) for t in toks] for _, toks, _ in sentences]
+    prefixes = {m.group(1) if m else None for ms in matches for m in ms}
     strip = len(prefixes) == 1 and None not in prefixes
-    return [{"id": str(i), "tokens": [_LANG_PREFIX.match(t).group(2) for t in toks] if strip else toks,  # type: ignore[union-attr]
-             "tags": tg, "source": f"{path}:{line}"}
-            for i, (line, toks, tg) in enumerate(sentences)]
+    return [{"id": str(i), "tokens": [m.group(2) for m in ms] if strip else toks,  # type: ignore[union-attr]
+             "tags": tg, "source": f"{path}:{first}"}
+            for i, ((first, toks, tg), ms) in enumerate(zip(sentences, matches))]
 
 
 def _hub_tags(values: Sequence, names: tuple[str, ...]) -> list[str]:
