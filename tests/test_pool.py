@@ -240,7 +240,7 @@ def test_pool_frame_metadata(frame):
     assert not set(frame["task"]) & set(XTREME_TARGETS)
     assert frame["task"].is_unique and frame["license"].astype(bool).all() and frame["citation"].astype(bool).all()
     row = frame.set_index("task").loc["parsinlu-rc"]
-    assert (row.language, row.language_family, row.genus, row.script, row.format_family, row.source, row.size) == (
+    assert tuple(row[["language", "language_family", "genus", "script", "format_family", "source", "size"]]) == (
         "fa", "Indo-European", "Iranian", "Arabic", "span_qa", "local", 466)
     assert frame.set_index("task").loc["kornli", "source"] == "hub"
     assert frame.set_index("task")["size"].isna().loc["squad"]
@@ -290,6 +290,19 @@ def test_pool_splits_are_disjoint(data_dir):
     task = get_task("parsinlu-rc")
     train, dev = source.load(task, "train"), source.load(task, "dev")
     assert len(train) + len(dev) == 518 and not {e["id"] for e in train} & {e["id"] for e in dev}
+
+
+def test_hub_converters_map_rows():
+    from intertask.tasks import NLI_LABELS
+    ocnli = data.HUB_CONVERTERS["ocnli_hub"]
+    assert [ocnli({"sentence1": "p", "sentence2": "h", "label": k}) for k in (0, 1, 2)] == [
+        {"text_a": "p", "text_b": "h", "label": NLI_LABELS.index(name)} for name in ("neutral", "entailment",
+                                                                                     "contradiction")]
+    assert ocnli({"sentence1": "p", "sentence2": "h", "label": -1}) is None
+    kornli = get_task("kornli")
+    assert kornli.hub.converter == "nli_hub" and "dev" not in kornli.hub.splits  # KorNLI dev/test are XNLI's items
+    row = data.HUB_CONVERTERS["nli_hub"]({"premise": "p", "hypothesis": "h", "label": 2})
+    assert row["label"] == NLI_LABELS.index("contradiction")
 
 
 def test_module_reload_registers_nothing_twice():

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import intertask.families  # noqa: F401  (registers the families, their readers and hub converters)
-from intertask.data import HUB_CONVERTERS, READERS, DataSource, MalformedDataError
+from intertask.data import HUB_CONVERTERS, READERS, DataSource, MalformedDataError, assert_no_leakage
 from intertask.families import EvalConfig, get_family
-from intertask.families.tagging import (IGNORE, PANX_HUB_LABELS, UPOS, read_conll_tsv, scorer_for, span_scores,
-                                        windows)
+from intertask.families.tagging import (IGNORE, PANX_HUB_LABELS, UPOS, io_span_scores, pos_scores, read_conll_tsv,
+                                        scorer_for, span_scores, windows)
 from intertask.pipeline import build_model, load_features, train_and_save
 from intertask.tasks import HubSource, Task, get_task
 from intertask.train import TrainConfig
@@ -73,7 +73,7 @@ def test_registered():
 def test_reader_on_real_files(data_dir):
     mr = read_conll_tsv(data_dir / "xtreme" / "udpos" / "dev-mr.tsv")
     assert len(mr) == 46 and sum(len(e["tokens"]) for e in mr) == 400
-    assert [e["id"] for e in mr[:3]] == ["0", "1", "2"]
+    assert [e["id"] for e in mr[:3]] == ["dev-mr:0", "dev-mr:1", "dev-mr:2"]  # unique across splits
     assert mr[0]["tokens"][:3] == ["थापा", "मार", "!"] and mr[0]["tags"][:3] == ["NOUN", "VERB", "PUNCT"]
     assert mr[0]["source"].endswith("dev-mr.tsv:1")
     assert all(len(e["tokens"]) == len(e["tags"]) > 0 for e in mr)
@@ -171,7 +171,7 @@ def test_words_without_subwords_get_the_unknown_token(tok):
 
 def test_unknown_tag_names_sentence_and_file(tmp_path, tok):
     p = write(tmp_path, "a\tO\n\nBerlin\tB-MISC\n")
-    with pytest.raises(MalformedDataError, match=r"sentence '1' \(.*f\.tsv:3\).*B-MISC"):
+    with pytest.raises(MalformedDataError, match=r"sentence 'f:1' \(.*f\.tsv:3\).*B-MISC"):
         FAMILY.featurize(get_task("panx"), read_conll_tsv(p), tok, 32)
     with pytest.raises(MalformedDataError, match="NOUNS"):
         FAMILY.score(get_task("udpos"), [{"id": "0", "tokens": ["x"], "tags": ["NOUNS"]}], [["NOUN"]], "en")
@@ -229,6 +229,7 @@ def test_training_reduces_loss_then_predict_and_score(tiny_model, data_dir, tmp_
 
     task = get_task("panx")
     test = src.load(task, "test", "de", limit=16)
+    assert_no_leakage(train.ids["panx"] + dev.ids["panx"], [ex["id"] for ex in test])  # ids are per file
     model.train()
     preds = FAMILY.predict(model, task, test, tokenizer, EvalConfig(batch_size=8, max_length=64))
     assert model.training  # predict restores the mode it found
@@ -264,10 +265,15 @@ def test_udpos_scores_by_hand():
 def test_scorer_follows_task_name_then_label_scheme():
     hub = HubSource(path="x/y", converter="tagging_hub")
     ner = Task(name="my_ner", family="tagging", languages=("en",), metric="f1", labels=("O", "B-X", "I-X"), hub=hub)
+    plain = Task(name="my_plain", family="tagging", languages=("pl",), metric="f1", labels=("O", "nam_loc", "state"),
+                 hub=hub)
     pos = Task(name="my_pos", family="tagging", languages=("en",), metric="f1", hub=hub)
     assert scorer_for(get_task("panx")) is span_scores and scorer_for(ner) is span_scores
-    assert "accuracy" in scorer_for(get_task("udpos"))([["NOUN"]], [["NOUN"]])
-    assert "accuracy" in scorer_for(pos)([["NOUN"]], [["NOUN"]])
+    assert scorer_for(get_task("udpos")) is pos_scores and scorer_for(pos) is pos_scores
+    assert scorer_for(plain) is io_span_scores
+    # plain tags: a run of one tag is one span; gold has 2 spans, the prediction finds 1 of its 2
+    s = io_span_scores([["nam_loc", "nam_loc", "O", "state"]], [["nam_loc", "nam_loc", "state", "state"]])
+    assert (s["precision"], s["recall"], s["accuracy"]) == (0.5, 0.5, 0.75)
 
 
 def test_export_format():

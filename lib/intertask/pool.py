@@ -18,7 +18,8 @@ Leakage notes (``Task.dataset`` is what `study` compares to refuse a target's ow
 ``udpos-<lang>`` are target-language UD data (dataset "ud", like the ``udpos`` target). Disfl-QA is
 built on SQuAD v2 dev, which contains 173 of XQuAD's 240 paragraphs (XQuAD and LAReQA evaluate on
 their translations): the Disfl-QA reader drops every example whose context is an XQuAD paragraph
-(`XQUAD_EN_CONTEXT_KEYS`), so ``disfl-qa`` is safe with XQuAD/LAReQA targets.
+(`XQUAD_EN_CONTEXT_KEYS`), so ``disfl-qa`` is safe with XQuAD/LAReQA targets (and has its own dataset
+name). ``kornli`` is MultiNLI translated (dataset "mnli"); its dev/test (XNLI's items) are not used.
 
 `pool_frame` tabulates the pool's metadata; `OFFLINE_POOL` lists the tasks usable without internet.
 """
@@ -166,6 +167,13 @@ def _at_boundary(context: str, start: int, end: int) -> bool:
     return (start == 0 or not context[start - 1].isalnum()) and (end == len(context) or not context[end].isalnum())
 
 
+@lru_cache(maxsize=64)  # consecutive questions share their context
+def _squeeze(context: str) -> tuple[tuple[int, ...], str]:
+    """The context without whitespace, and the original index of each character kept."""
+    keep = tuple(i for i, ch in enumerate(context) if not ch.isspace())
+    return keep, "".join(context[i] for i in keep)
+
+
 def find_answer(context: str, answer: str) -> tuple[int, str, str] | None:
     """(answer_start, span text, how) of `answer` in `context`, or None when it is not there.
 
@@ -186,12 +194,17 @@ def find_answer(context: str, answer: str) -> tuple[int, str, str] | None:
         start = context.find(answer, start + 1)
     if first:
         return first[0], first[1], "exact"
-    pattern = re.compile(r"\s*".join(re.escape(ch) for ch in answer if not ch.isspace()))
+    # the same non-space characters, whitespace ignored: search the squeezed strings, map back
+    keep, squeezed = _squeeze(context)
+    needle = "".join(ch for ch in answer if not ch.isspace())
     fallback = None
-    for m in pattern.finditer(context):
-        if _at_boundary(context, m.start(), m.end()):
-            return m.start(), m.group(0), "whitespace"
-        fallback = fallback or (m.start(), m.group(0), "whitespace")
+    k = squeezed.find(needle)
+    while k >= 0:
+        start, end = keep[k], keep[k + len(needle) - 1] + 1
+        if _at_boundary(context, start, end):
+            return start, context[start:end], "whitespace"
+        fallback = fallback or (start, context[start:end], "whitespace")
+        k = squeezed.find(needle, k + 1)
     return fallback
 
 
@@ -258,6 +271,7 @@ def parse_disfl_qa(path: str | Path) -> ParseResult:
     path = Path(path)
     counts: Counter = Counter()
     out: list[dict] = []
+    keys: dict[str, str] = {}  # 8,000 questions share about 1,200 contexts
     for i, ex in enumerate(_bigbench_examples(path)):
         text = ex["input"]
         if text.count(DISFL_CONTEXT) != 1:
@@ -269,7 +283,9 @@ def parse_disfl_qa(path: str | Path) -> ParseResult:
         if not question or not context.strip():  # one real example (7464) has an empty question
             counts["dropped:empty_question_or_context"] += 1
             continue
-        if xquad_context_key(context) in XQUAD_EN_CONTEXT_KEYS:
+        if context not in keys:
+            keys[context] = xquad_context_key(context)
+        if keys[context] in XQUAD_EN_CONTEXT_KEYS:
             counts["dropped:xquad_overlap"] += 1
             continue
         if [t.strip().lower() for t in targets] == [DISFL_UNANSWERABLE]:
@@ -310,10 +326,13 @@ def parse_polish_ner(path: str | Path) -> ParseResult:
     return ParseResult(out, dict(counts))
 
 
+_MULTIEMO_LABEL_SET = frozenset(MULTIEMO_LABELS)
+
+
 def _multiemo_label(ex: dict, path: Path, i: int) -> int:
     scores = ex.get("target_scores")
     if scores is not None:
-        if not isinstance(scores, dict) or set(scores) != set(MULTIEMO_LABELS):
+        if not isinstance(scores, dict) or scores.keys() != _MULTIEMO_LABEL_SET:
             raise _malformed(f"{path}: example {i}: target_scores keys {sorted(scores) if isinstance(scores, dict) else scores!r}"
                              f" are not the labels {list(MULTIEMO_LABELS)}")
         best = max(scores.values())
@@ -368,6 +387,11 @@ def parse_cached(parser: Callable[[Path], ParseResult], path: str | Path) -> Par
     return _parse_cached(parser, str(path), st.st_mtime_ns, st.st_size)
 
 
+def _copy(ex: dict) -> dict:
+    """A copy of an example down to its lists (tokens, tags) and answer dicts."""
+    return {k: [dict(a) if isinstance(a, dict) else a for a in v] if isinstance(v, list) else v for k, v in ex.items()}
+
+
 def _reader(parser: Callable[[Path], ParseResult]) -> Callable[[Path], list[dict]]:
     def read(path: Path) -> list[dict]:
         path = Path(path)
@@ -376,7 +400,7 @@ def _reader(parser: Callable[[Path], ParseResult]) -> Callable[[Path], list[dict
         if dropped and str(path) not in _REPORTED:
             _REPORTED.add(str(path))
             print(f"[intertask] {path}: dropped " + ", ".join(f"{v} ({k[8:]})" for k, v in sorted(dropped.items())))
-        return [dict(ex) for ex in result.examples]  # copies: DataSource adds "lang" to what it returns
+        return [_copy(ex) for ex in result.examples]  # the parse is shared; DataSource adds "lang" to examples
 
     read.__name__ = f"read_{parser.__name__.removeprefix('parse_')}"
     read.__doc__ = f"Reader for DataSource: {parser.__doc__.splitlines()[0] if parser.__doc__ else ''}"
@@ -493,7 +517,7 @@ def _pool_tasks() -> list[Task]:
             citation=f"Kocoń et al. 2021, MultiEmo; {BIGBENCH_CITATION}", license=BIGBENCH_LICENSE,
         ))
     tasks.append(Task(
-        name="disfl-qa", family="span_qa", dataset="squad", languages=("en",), train_language="en",
+        name="disfl-qa", family="span_qa", dataset="disfl-qa", languages=("en",), train_language="en",
         metric="f1", options=dict(QA_OPTIONS), id_split=ID_SPLIT,
         local=PoolLocalSource(reader="bigbench_disfl_qa", files={"all": "bigbench/disfl_qa/task.json"}),
         description="Disfl-QA (SQuAD v2 dev questions rewritten with disfluencies), BIG-bench version: answer "

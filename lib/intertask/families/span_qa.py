@@ -126,17 +126,20 @@ def _opt(options: dict | None, key: str) -> int:
     return int((options or {}).get(key, DEFAULTS[key]))
 
 
-def _truncate_question(tokenizer: Any, question: str, limit: int) -> tuple[str, int]:
-    """The question cut (at a token boundary, in characters) to at most `limit` tokens, and its length."""
+def _truncate_questions(tokenizer: Any, questions: list[str], limit: int) -> tuple[list[str], list[int]]:
+    """Questions cut (at a token boundary, in characters) to at most `limit` tokens, and their lengths."""
     # Leading whitespace is stripped: some SQuAD questions start with many spaces, which only
     # waste the window.
-    question = question.lstrip()
-    enc = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
-    offsets = enc["offset_mapping"]
-    if len(offsets) <= limit:
-        return question, len(offsets)
-    cut = question[:offsets[limit - 1][1]]
-    return cut, len(tokenizer(cut, add_special_tokens=False)["input_ids"])
+    questions = [q.lstrip() for q in questions]
+    if not questions:
+        return [], []
+    offsets = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    lengths = [len(o) for o in offsets]
+    for i, (q, offs) in enumerate(zip(questions, offsets)):
+        if len(offs) > limit:
+            questions[i] = q[:offs[limit - 1][1]]
+            lengths[i] = len(tokenizer(questions[i], add_special_tokens=False)["input_ids"])
+    return questions, lengths
 
 
 def _label(offsets: list, seq: list, answer: dict | None) -> tuple[int, int]:
@@ -168,14 +171,10 @@ def windows(examples: Sequence[Example], tokenizer: Any, max_length: int, option
     # the question may take at most half the window, so short max_length settings still leave context
     q_limit = max(1, min(_opt(options, "max_query_length"), (max_length - n_special) // 2))
     doc_stride = _opt(options, "doc_stride")
-    questions, strides = [], []
-    for ex in examples:
-        q, n_q = _truncate_question(tokenizer, ex["question"], q_limit)
-        questions.append(q)
-        room = max_length - n_special - n_q
-        # the tokenizer refuses overlap >= the context room; with short windows (max_length 128)
-        # the overlap is capped at half the room so each window still advances
-        strides.append(max(0, min(doc_stride, room // 2)))
+    questions, q_lengths = _truncate_questions(tokenizer, [ex["question"] for ex in examples], q_limit)
+    # the tokenizer refuses an overlap >= the context room; with short windows (max_length 128) the
+    # overlap is capped at half the room so each window still advances
+    strides = [max(0, min(doc_stride, (max_length - n_special - n_q) // 2)) for n_q in q_lengths]
     out: list[list[Feature]] = [[] for _ in examples]
     for stride in sorted(set(strides)):  # one batched tokenizer call per distinct overlap
         idx = [i for i, s in enumerate(strides) if s == stride]

@@ -1,7 +1,8 @@
 """Sequence tagging (UD-POS, WikiANN / PAN-X): one label per word from its first sub-word.
 
-Examples are ``{"id", "tokens": list[str], "tags": list[str]}`` (the local reader adds ``"source"``,
-``"file:line"`` of the sentence, so errors can point at it).
+Examples are ``{"id", "tokens": list[str], "tags": list[str]}``; the local reader's ids are
+``"<file stem>:<sentence index>"`` and it adds ``"source"`` (``"file:line"`` of the sentence) so
+errors can point at it.
 
 Design choices
 --------------
@@ -20,7 +21,8 @@ Design choices
   sentences, no tokens; ``export_lines`` writes exactly that.
 * Scoring: PAN-X is seqeval span F1; UD-POS is what XTREME's evaluate.py reports for it too (seqeval
   F1 on raw UPOS tags, ``pos_f1``) plus the conventional token accuracy. The scorer is looked up by
-  task name in ``SCORERS``; other tasks are scored by their label scheme (BIO -> span F1, else POS).
+  task name in ``SCORERS``; other tasks are scored by their label scheme (``scorer_for``: BIO -> span
+  F1, plain tags with an O -> IO span F1, tags without O -> as UD-POS).
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ def read_conll_tsv(path: Path) -> list[Example]:
     matches = [[_LANG_PREFIX.match(t) for t in toks] for _, toks, _ in sentences]
     prefixes = {m.group(1) if m else None for ms in matches for m in ms}
     strip = len(prefixes) == 1 and None not in prefixes
-    return [{"id": str(i), "tokens": [m.group(2) for m in ms] if strip else toks,  # type: ignore[union-attr]
+    # ids are namespaced by file ("train-en:0", "test-de:0"): the leakage guard compares the ids of a
+    # model's training items with the test items, and those are different sentences in different files
+    return [{"id": f"{path.stem}:{i}", "tokens": [m.group(2) for m in ms] if strip else toks,  # type: ignore[union-attr]
              "tags": tg, "source": f"{path}:{first}"}
             for i, ((first, toks, tg), ms) in enumerate(zip(sentences, matches))]
 
@@ -180,6 +184,19 @@ def pos_scores(gold: list[list[str]], pred: list[list[str]]) -> dict[str, float]
             "accuracy": token_accuracy(gold, pred)}
 
 
+def io_span_scores(gold: list[list[str]], pred: list[list[str]]) -> dict[str, float]:
+    """Plain per-token tags with an "O" (BIG-bench polish NER): a run of one tag is one span (IO).
+
+    Each tag T other than O is read as I-T, so seqeval's span F1 applies; accuracy is added.
+    """
+    def io(sentences: list[list[str]]) -> list[list[str]]:
+        return [[t if t == "O" else f"I-{t}" for t in s] for s in sentences]
+
+    s = span_f1(io(gold), io(pred))
+    return {"f1": s["f1"], "precision": s["precision"], "recall": s["recall"],
+            "accuracy": token_accuracy(gold, pred)}
+
+
 # task name -> scorer; tasks not listed are scored by their label scheme (see `scorer_for`)
 SCORERS: dict[str, Callable[[list[list[str]], list[list[str]]], dict[str, float]]] = {
     "panx": span_scores,
@@ -188,10 +205,14 @@ SCORERS: dict[str, Callable[[list[list[str]], list[list[str]]], dict[str, float]
 
 
 def scorer_for(task: Task) -> Callable[[list[list[str]], list[list[str]]], dict[str, float]]:
+    """SCORERS[task name], else by label scheme: BIO -> span F1; plain tags with O -> IO span F1;
+    no O (UPOS-like, e.g. the udpos-<lang> pool tasks) -> XTREME's UD-POS scores."""
     if task.name in SCORERS:
         return SCORERS[task.name]
-    bio = all(t == "O" or t[:2] in ("B-", "I-") for t in labels_of(task))
-    return span_scores if bio else pos_scores
+    labels = labels_of(task)
+    if all(t == "O" or t[:2] in ("B-", "I-") for t in labels):
+        return span_scores
+    return io_span_scores if "O" in labels else pos_scores
 
 
 # ---------------------------------------------------------------------------------------------
