@@ -179,9 +179,9 @@ def test_scoring_follows_xtreme_rules():
     mlqa_de = family.score(get_task("mlqa"), ex, preds, "de")
     assert list(xquad) == ["f1", "exact_match"]  # f1 first: it selects models
     assert xquad["exact_match"] == 0.0  # SQuAD keeps German articles and non-ASCII quotes
-    assert mlqa_de["exact_match"] == 100.0 and mlqa_de["f1"] == 100.0  # MLQA drops both
+    assert mlqa_de["exact_match"] == 1.0 and mlqa_de["f1"] == 1.0  # MLQA drops both
     # XTREME scores MLQA English with MLQA's script too (Unicode punctuation removed)
-    assert family.score(get_task("mlqa"), ex[1:], ["Hund"], "en")["exact_match"] == 100.0
+    assert family.score(get_task("mlqa"), ex[1:], ["Hund"], "en")["exact_match"] == 1.0
     assert family.score(get_task("tydiqa"), ex[1:], ["Hund"], "en")["exact_match"] == 0.0
 
 
@@ -197,7 +197,7 @@ def test_training_reduces_loss(tiny_model, data_dir, tmp_path):
                       task_options=options)
     history = train_and_save(model, tokenizer, train, dev, cfg, tmp_path)
     assert history["train_loss"].iloc[-1] < 0.8 * history["train_loss"].iloc[0]
-    assert history["dev_tydiqa"].between(0, 100).all()
+    assert history["dev_tydiqa"].between(0, 1).all()
 
 
 def test_predict_score_and_export_end_to_end(tiny_model, data_dir):
@@ -211,6 +211,6 @@ def test_predict_score_and_export_end_to_end(tiny_model, data_dir):
     assert model.training  # restored after evaluation
     assert len(preds) == 8 and all(p and p in ex["context"] for p, ex in zip(preds, examples))
     scores = family.score(task, examples, preds, "de")
-    assert list(scores) == ["f1", "exact_match"] and all(0 <= v <= 100 for v in scores.values())
+    assert list(scores) == ["f1", "exact_match"] and all(0 <= v <= 1 for v in scores.values())
     exported = json.loads(family.export_lines(task, examples, preds))
     assert exported == {ex["id"]: p for ex, p in zip(examples, preds)}

@@ -40,7 +40,7 @@ def test_unknown_task_and_language(tmp_path):
 def test_wrong_type_and_target_in_intermediate(tmp_path):
     with pytest.raises(ParamsError, match=r"'budgets.target.epochs' must be int or float, got 'three'"):
         load_params(write(tmp_path, "budgets:\n  target: {epochs: three}\n"))
-    with pytest.raises(ParamsError, match=r"trains on the target task 'xnli'"):
+    with pytest.raises(ParamsError, match=r"trains on \[.xnli.\], which share the target task .xnli..s data"):
         load_params(write(tmp_path, "intermediate: {none: [], leak: [xnli]}\n"))
 
 

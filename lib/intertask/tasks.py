@@ -338,3 +338,6 @@ def register(task: Task) -> None:
     if task.name in REGISTRY:
         raise ValueError(f"task {task.name!r} is already registered")
     REGISTRY[task.name] = task
+
+
+from . import pool  # noqa: E402,F401  (registers the intermediate-task pool)

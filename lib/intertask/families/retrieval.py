@@ -73,7 +73,7 @@ from ..features import length_sorted_batches, pad_sequences
 from ..metrics import accuracy, bucc_f1, mean_average_precision_at_k
 from ..models import mean_pool
 from ..tasks import Task
-from .base import EvalConfig, Example, Family, Feature, register_family
+from .base import EvalConfig, Example, Family, register_family
 
 TOP_K = 20  # XTREME-R scores LAReQA and Mewsli-X on the top 20
 BUCC_NEIGHBOURS = 4  # mine_bitext's `neighborhood`
@@ -328,26 +328,31 @@ def _hidden_states(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> Sequenc
 
 @torch.no_grad()
 def encode(model: Any, tokenizer: Any, texts: Sequence[str], layers: Sequence[int], max_length: int,
-           batch_size: int, device: Any = "cpu", desc: str = "encode") -> np.ndarray:
-    """L2-normalised mean-pooled states ``[len(texts), len(layers), hidden]`` from one pass per batch."""
+           batch_size: int, device: Any = "cpu", desc: str = "encode", chunk: int = 65536) -> np.ndarray:
+    """L2-normalised mean-pooled states ``[len(texts), len(layers), hidden]`` from one pass per batch.
+
+    Texts are tokenized `chunk` at a time (Mewsli-X has a million candidates) and sorted by length
+    within each chunk.
+    """
     from ..progress import progress
 
-    ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"] if texts else []
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     out: np.ndarray | None = None
     was_training = model.training
     model.eval()
     try:
-        for idx in progress(length_sorted_batches([{"length": len(x)} for x in ids], batch_size), desc=desc,
-                            unit="batch", leave=False):
-            input_ids, mask = pad_sequences([ids[i] for i in idx], pad_id)
-            input_ids, mask = input_ids.to(device), mask.to(device)
-            states = _hidden_states(model, input_ids, mask)
-            pooled = torch.stack([mean_pool(states[k], mask) for k in layers], dim=1).float()
-            pooled = F.normalize(pooled, dim=-1).cpu().numpy()
-            if out is None:
-                out = np.zeros((len(ids), len(layers), pooled.shape[-1]), dtype=np.float32)
-            out[idx] = pooled
+        for start in range(0, len(texts), chunk):
+            ids = tokenizer(list(texts[start:start + chunk]), truncation=True, max_length=max_length)["input_ids"]
+            for idx in progress(length_sorted_batches([{"length": len(x)} for x in ids], batch_size), desc=desc,
+                                unit="batch", leave=False):
+                input_ids, mask = pad_sequences([ids[i] for i in idx], pad_id)
+                input_ids, mask = input_ids.to(device), mask.to(device)
+                states = _hidden_states(model, input_ids, mask)
+                pooled = torch.stack([mean_pool(states[k], mask) for k in layers], dim=1).float()
+                pooled = F.normalize(pooled, dim=-1).cpu().numpy()
+                if out is None:
+                    out = np.zeros((len(texts), len(layers), pooled.shape[-1]), dtype=np.float32)
+                out[[start + i for i in idx]] = pooled
     finally:
         model.train(was_training)
     return out if out is not None else np.zeros((0, len(layers), 0), dtype=np.float32)
@@ -421,27 +426,32 @@ class RetrievalContext:
 # search
 
 
-def _topk(queries: torch.Tensor, keys: torch.Tensor, k: int, chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k cosine similarities of each query (rows chunked so BUCC's matrix never exists whole)."""
+def _topk(queries: torch.Tensor, keys: torch.Tensor, k: int, device: Any = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k cosine similarities per query on `device`, in row chunks of at most ~64M scores, so
+    neither BUCC's nor Mewsli-X's full similarity matrix ever exists."""
+    keys = keys.to(device)
+    chunk = max(1, min(4096, 2 ** 26 // max(1, len(keys))))
     sims, inds = [], []
     for s in range(0, len(queries), chunk):
-        v, i = torch.topk(queries[s:s + chunk] @ keys.T, k, dim=1)
-        sims.append(v)
-        inds.append(i)
+        v, i = torch.topk(queries[s:s + chunk].to(device) @ keys.T, k, dim=1)
+        sims.append(v.cpu())
+        inds.append(i.cpu())
     return torch.cat(sims), torch.cat(inds)
 
 
-def rank(queries: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
+def rank(queries: np.ndarray, keys: np.ndarray, k: int, device: Any = "cpu") -> np.ndarray:
     """Indices of the k most similar keys per query, best first (unit vectors: dot = cosine)."""
     k = min(k, len(keys))
-    return _topk(torch.from_numpy(queries), torch.from_numpy(keys), k)[1].numpy()
+    return _topk(torch.from_numpy(np.ascontiguousarray(queries)), torch.from_numpy(np.ascontiguousarray(keys)), k,
+                 device)[1].numpy()
 
 
-def margin_mine(x: np.ndarray, y: np.ndarray, k: int = BUCC_NEIGHBOURS) -> list[tuple[int, int, float]]:
+def margin_mine(x: np.ndarray, y: np.ndarray, k: int = BUCC_NEIGHBOURS, device: Any = "cpu"
+                ) -> list[tuple[int, int, float]]:
     """XTREME's ``mine_bitext(retrieval='max', margin='ratio')`` on unit vectors: ``(i, j, score)`` pairs."""
     xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
-    fwd_sim, fwd_ind = _topk(xt, yt, min(k, len(y)))
-    bwd_sim, bwd_ind = _topk(yt, xt, min(k, len(x)))
+    fwd_sim, fwd_ind = _topk(xt, yt, min(k, len(y)), device)
+    bwd_sim, bwd_ind = _topk(yt, xt, min(k, len(x)), device)
     fwd_mean, bwd_mean = fwd_sim.mean(1), bwd_sim.mean(1)
     # ratio margin: a pair's cosine relative to how close both sides are to their other neighbours
     fwd_scores = fwd_sim / ((fwd_mean[:, None] + bwd_mean[fwd_ind]) / 2)
@@ -546,7 +556,7 @@ def _predict_bucc(ctx: RetrievalContext, model: Any, tokenizer: Any, task: Task,
     by_layer: dict[int, list] = {}
     for k, layer in enumerate(ctx.layers):
         mined: dict[str, list] = {}
-        for i, j, s in margin_mine(x[:, k], y[:, k]):
+        for i, j, s in margin_mine(x[:, k], y[:, k], device=ctx.device):
             src, tgt = src_owner[src_u[i]], tgt_owner[tgt_u[j]]
             if src is not None and tgt is not None:  # XTREME's read_sent2id drops repeated sentences
                 mined[src] = [tgt, s]
@@ -572,7 +582,8 @@ def _score_bucc(examples: Sequence[Example], preds: list) -> dict[str, float]:
 
 def _export_bucc(examples: Sequence[Example], preds: list) -> list[str]:
     threshold = _bucc_result(examples, preds, preds[0]["layer"])["threshold"]
-    return [f"{ex['id']}\t{v[0]}" for ex, p in zip(examples, preds) if (v := _main(p)) is not None and v[1] >= threshold]
+    return [f"{ex['id']}\t{v[0]}" for ex, p in zip(examples, preds)
+            if (v := _main(p)) is not None and v[1] >= threshold]
 
 
 def _lareqa_text(c: dict, with_context: bool) -> str:
@@ -601,14 +612,17 @@ def _prepare_lareqa(ctx: RetrievalContext, model: Any, task: Task, source: Any, 
     per_lang = {lang: source.load(task, "test", lang, limit=limit) for lang in languages}
     pool = _build_lareqa_pool(per_lang, limit is not None, bool(cfg.extra.get("candidate_context", False)))
     ctx.pools["lareqa"] = pool
-    ctx.embed(model, tokenizer, pool["texts"], f"encode {task.name} pool")
+    pool["matrix"] = ctx.embed(model, tokenizer, pool["texts"], f"encode {task.name} pool")
 
 
 def _ranked(ctx: RetrievalContext, model: Any, tokenizer: Any, task: Task, queries: Sequence[str],
-            pool_ids: Sequence[str], pool_texts: Sequence[str]) -> dict[int, list]:
+            pool: dict) -> dict[int, list]:
+    """Top-20 pool ids per query and layer; the pool's stacked vectors are kept in `pool`."""
     q = ctx.embed(model, tokenizer, queries, f"encode {task.name}")
-    c = ctx.embed(model, tokenizer, pool_texts, f"encode {task.name} pool")
-    return {layer: [[pool_ids[j] for j in row] for row in rank(q[:, k], c[:, k], TOP_K)]
+    if "matrix" not in pool:  # stacking a large pool again for every language would cost more than the search
+        pool["matrix"] = ctx.embed(model, tokenizer, pool["texts"], f"encode {task.name} pool")
+    c, ids = pool["matrix"], pool["ids"]
+    return {layer: [[ids[j] for j in row] for row in rank(q[:, k], c[:, k], TOP_K, ctx.device)]
             for k, layer in enumerate(ctx.layers)}
 
 
@@ -622,7 +636,7 @@ def _predict_lareqa(ctx: RetrievalContext, model: Any, tokenizer: Any, task: Tas
               f"builds it from every language of the evaluation)")
         pool = _build_lareqa_pool({str(lg): [ex for ex in examples if ex.get("lang") == lg] for lg in langs},
                                   ctx.limit is not None, bool(cfg.extra.get("candidate_context", False)))
-    by_layer = _ranked(ctx, model, tokenizer, task, [ex["text"] for ex in examples], pool["ids"], pool["texts"])
+    by_layer = _ranked(ctx, model, tokenizer, task, [ex["text"] for ex in examples], pool)
     return [_pred(ctx, by_layer, i, relevant=sorted(pool["relevant"][ex["id"]])) for i, ex in enumerate(examples)]
 
 
@@ -630,18 +644,21 @@ def _prepare_mewslix(ctx: RetrievalContext, model: Any, task: Task, source: Any,
                      limit: int | None, tokenizer: Any, cfg: EvalConfig) -> None:
     missing = [lang for lang in languages if not source.available(task, "test", lang)]
     if missing:
-        raise MissingDataError(f"{task.name}: no test data for {', '.join(missing)} in {source.data_dir}. {MEWSLIX_HELP}")
+        raise MissingDataError(f"{task.name}: no test data for {', '.join(missing)} in {source.data_dir}. "
+                               f"{MEWSLIX_HELP}")
 
 
 def _predict_mewslix(ctx: RetrievalContext, model: Any, tokenizer: Any, task: Task, examples: Sequence[Example],
                      cfg: EvalConfig) -> list:
     path = Path(examples[0]["pool_file"])
     ids, texts = _mewslix_entities(str(path), _mtime(path))
-    if ctx.limit is not None:
+    if ctx.limit is None:  # the same candidate set for every language: encode and stack it once
+        pool = ctx.pools.setdefault(("mewslix", str(path)), {"ids": ids, "texts": texts})
+    else:
         keep = {g for ex in examples for g in ex["gold"]} | set(ids[:ctx.limit])
         chosen = [(i, t) for i, t in zip(ids, texts) if i in keep]
-        ids, texts = tuple(i for i, _ in chosen), tuple(t for _, t in chosen)
-    by_layer = _ranked(ctx, model, tokenizer, task, [ex["text"] for ex in examples], ids, texts)
+        pool = {"ids": [i for i, _ in chosen], "texts": [t for _, t in chosen]}
+    by_layer = _ranked(ctx, model, tokenizer, task, [ex["text"] for ex in examples], pool)
     return [_pred(ctx, by_layer, i, relevant=list(ex["gold"])) for i, ex in enumerate(examples)]
 
 

@@ -306,7 +306,10 @@ class SpanQA(Family):
         return [b[1] if b is not None else "" for b in best]
 
     def score(self, task: Task, examples: Sequence[Example], predictions: list, lang: str) -> dict[str, float]:
-        """{"f1", "exact_match"} in PERCENT (0-100), as the official SQuAD v1.1 / MLQA scripts report.
+        """{"f1", "exact_match"} as fractions in [0, 1], like every value in the results table.
+
+        The official SQuAD v1.1 / MLQA scripts print percent; these are those numbers divided by 100
+        (reports show points), so multi-task model selection never mixes 0-100 with 0-1 scales.
 
         XQuAD and TyDiQA use SQuAD v1.1 scoring; MLQA uses MLQA's language-aware normalisation for
         every language, English included, as XTREME's evaluate.py does.
@@ -317,7 +320,7 @@ class SpanQA(Family):
         preds = {ex["id"]: p for ex, p in zip(examples, predictions)}
         scorer = task.options.get("scorer", "mlqa" if task.name in MLQA_SCORED_TASKS else "squad")
         result = mlqa_scores(preds, gold, lang) if scorer == "mlqa" else squad_scores(preds, gold)
-        return {"f1": float(result["f1"]), "exact_match": float(result["exact_match"])}
+        return {"f1": float(result["f1"]) / 100, "exact_match": float(result["exact_match"]) / 100}
 
     def export_lines(self, task: Task, examples: Sequence[Example], predictions: list) -> str:
         """The benchmark's prediction file: a JSON object {question id: answer text}."""
