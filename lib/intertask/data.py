@@ -293,7 +293,7 @@ def load_hub_split(task: Task, split: str, lang: str) -> list[Example]:
     hub_split = task.hub.splits.get(split)
     if hub_split is None:
         raise MissingDataError(f"{task.name}: the hub source has no {split!r} split")
-    name = task.hub.name.format(lang=lang) if task.hub.name else None
+    name = task.hub.name.format(lang=task.file_codes.get(lang, lang)) if task.hub.name else None
     if task.hub.converter not in HUB_CONVERTERS:
         import intertask.families  # noqa: F401  (families register their hub converters)
     convert = HUB_CONVERTERS[task.hub.converter]

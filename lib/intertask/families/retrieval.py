@@ -36,6 +36,8 @@ Representations: `all_hidden` (index 0 = embeddings, -1 = last layer) mean-poole
 attention mask (XTREME's default pooling includes the special tokens), L2-normalised, cosine by
 dot product. ``options["layer"]`` picks the layer; ``options["all_layers"]`` scores every layer
 from the same forward passes, adding ``<metric>@layer<k>`` after the configured layer's metrics.
+(XTREME's Tatoeba/BUCC scripts use a middle layer: ``--specific_layer 7`` over the 12 layer outputs
+of mBERT, i.e. `all_hidden` index 8; the registry's default here is the last layer.)
 
 Limits: with ``examples_per_language = N`` the queries are the first N items; candidate pools
 shrink with them so a quick run stays quick and keeps its distractors: BUCC keeps the gold
