@@ -22,7 +22,7 @@ SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
 
 def nbval(paths: list[Path], cwd: Path) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-           "--sanitize-with", str(SANITIZE), *map(str, paths)]
+           "--nbval-sanitize-with", str(SANITIZE), *map(str, paths)]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=dict(os.environ))
 
 

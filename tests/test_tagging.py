@@ -19,15 +19,6 @@ from intertask.train import TrainConfig
 FAMILY = get_family("tagging")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The tiny model gains nothing from intra-op threads; on a busy 2-core box they cost 10-50x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tok(tiny_model):
     from transformers import AutoTokenizer

@@ -357,12 +357,7 @@ def regression(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: fl
 # plots
 
 
-def _save(fig, figures_dir: str | Path, name: str) -> Path:
-    out = Path(figures_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / name
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    return path
+from .report import _save  # noqa: E402  (one way to write figures for every report)
 
 
 def plot_gain_curves(curve: pd.DataFrame, figures_dir: str | Path):

@@ -200,6 +200,15 @@ def read_cosmosqa_csv(path: Path) -> list[Example]:
     return out
 
 
+def read_json(path: Path) -> object:
+    """A whole JSON file; a syntax error names `file:line`."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise MalformedDataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+
+
 def _jsonl(path: Path) -> Iterable[tuple[int, dict]]:
     for i, line in enumerate(_read_lines(path), start=1):
         if not line.strip():

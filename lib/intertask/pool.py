@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import re
 import sys
 from collections import Counter
@@ -140,11 +139,9 @@ def _malformed(message: str) -> Exception:
 
 def _bigbench_examples(path: Path) -> list[dict]:
     """The `examples` list of a BIG-bench task.json (each a dict), or MalformedDataError naming the file."""
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            obj = json.load(f)
-    except json.JSONDecodeError as e:
-        raise _malformed(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    from .data import read_json  # not at import (see _malformed)
+
+    obj = read_json(path)
     examples = obj.get("examples") if isinstance(obj, dict) else None
     if not isinstance(examples, list):
         raise _malformed(f"{path}: expected a BIG-bench task.json object with an 'examples' list")

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import HUB_CONVERTERS, READERS, MalformedDataError
+from ..data import HUB_CONVERTERS, READERS, MalformedDataError, read_json
 from ..features import length_sorted_batches, pad_sequences
 from ..metrics import mlqa_scores, squad_scores
 from ..tasks import Task
@@ -72,11 +72,7 @@ def read_squad_json(path: Path) -> list[Example]:
     becomes "<article>-<paragraph>-<id>" (stable: it only depends on the file); "qid" keeps the original.
     """
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            obj = json.load(f)
-    except json.JSONDecodeError as e:
-        raise MalformedDataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    obj = read_json(path)
     articles = obj.get("data") if isinstance(obj, dict) else None
     if not isinstance(articles, list):
         raise MalformedDataError(f"{path}: expected a SQuAD JSON object with a 'data' list of articles")
