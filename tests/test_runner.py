@@ -170,3 +170,33 @@ def test_export_predictions_in_benchmark_layout(finished_study, tmp_path, capsys
                      "none__s1/xnli/test-de.tsv", "none__s1/xnli/test-en.tsv"]
     lines = (tmp_path / "sub/none__s1/xnli/test-de.tsv").read_text().splitlines()
     assert len(lines) == 16 and set(lines) <= {"entailment", "neutral", "contradiction"}
+
+
+def test_scaling_design_runs_end_to_end(tiny_model, data_dir, tmp_path):
+    """A drawn design through the runner: conditions metadata, seen languages, and the scaling report."""
+    p = tmp_path / "scale.yaml"
+    p.write_text(f"""
+study: scale
+model: {tiny_model}
+data_source: local
+design: {{pool: [copa, mrpc, udpos-de], k: [0, 1], draws: 1, arms: [english, diverse], seed: 3}}
+targets: [xnli]
+languages: [en, de]
+budgets:
+  intermediate: {{train_examples: 16, dev_examples: 8, total_examples: 16, batch_size: 8, sampler: uniform}}
+  target: {{train_examples: 16, dev_examples: 8, epochs: 1, batch_size: 8}}
+  eval: {{examples_per_language: 16, batch_size: 16}}
+training: {{max_length: 64}}
+""")
+    outputs = tmp_path / "outputs"
+    assert cli.main(["run", str(p), "--outputs", str(outputs)]) == 0
+    root = outputs / "scale"
+    conditions = pd.read_csv(root / "conditions.csv")
+    assert set(conditions["arm"]) == {"baseline", "english", "diverse"}
+    runs = {json.loads(f.read_text())["condition"]: json.loads(f.read_text()) for f in (root / "runs").glob("*.json")}
+    assert runs["none"]["intermediate_languages"] == []
+    results = pd.read_csv(root / "results.csv")
+    assert sorted(results["condition"].unique()) == sorted(conditions["condition"])
+    html = (root / "report" / "report.html").read_text()
+    assert "Scaling the number and diversity" in html and (root / "report/figures/gain_vs_k.png").exists()
+    assert "has no scaling design" not in html
