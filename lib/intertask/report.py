@@ -39,7 +39,7 @@ def header(study: str, description: str, results: pd.DataFrame) -> str:
     note = " Scores of the offline model are from a **4-bit dequantized** multilingual-e5-small." \
         if "4bit" in models or "4-bit" in models else ""
     n_runs = results["run"].nunique()
-    seeds = sorted(results["seed"].unique())
+    seeds = sorted(int(s) for s in results["seed"].unique())
     return (f"**Study `{study}`**: {description}\n\nModel: `{models}`.{note} {n_runs} runs, "
             f"seeds {seeds}, target tasks: {', '.join(sorted(results['target_task'].unique()))}.")
 
