@@ -148,3 +148,13 @@ def test_hub_failure_is_explained(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(MissingDataError, match=r"could not load nyu-mll/glue/mnli .* use local files"):
         DataSource(None, "hub").load(get_task("mnli"), "train")
+
+
+def test_ids_of_different_files_never_collide(data_dir):
+    """COPA train and XCOPA test both number items 0, 1, ...: ids must name the file, or the
+    leakage guard would refuse a correct evaluation (and miss a real overlap)."""
+    src = DataSource(data_dir)
+    train = {ex["id"] for ex in src.load(get_task("xcopa"), "train")}
+    test = {ex["id"] for ex in src.load(get_task("xcopa"), "test", "et")}
+    assert len(train) == 400 and len(test) == 500 and not train & test
+    assert_no_leakage(train, test)

@@ -423,6 +423,11 @@ class DataSource:
                 raise MalformedDataError(f"{paths[0]}: duplicate example id {ex['id']!r}")
             seen.add(ex["id"])
         if key != "all":
+            # splits read from different files number their items independently ("0", "1", ...):
+            # name the file in the id, so the leakage guard compares items, not line numbers
+            for ex, stem in zip(examples, _stems(paths, examples, reader)):
+                if not ex["id"].startswith(stem + ":"):
+                    ex["id"] = f"{stem}:{ex['id']}"
             return examples
         if not task.parallel and lang != task.train_language:
             return examples  # other languages' files hold different items: all of them are test data
@@ -468,6 +473,16 @@ class DataSource:
         for ex in examples:
             ex["lang"] = lang
         return examples[:limit] if limit else examples
+
+
+def _stems(paths: list, examples: list[Example], reader: Callable) -> list[str]:
+    """The file stem of each example (several files can make one split)."""
+    if len(paths) == 1:
+        return [paths[0].stem] * len(examples)
+    stems: list[str] = []
+    for p in paths:
+        stems += [p.stem] * len(reader(p))
+    return stems
 
 
 def has_split(task: Task, split: str, source: "DataSource | None" = None) -> bool:
