@@ -156,3 +156,31 @@ def test_budget_holds_steps_equal_whatever_the_number_of_tasks():
     # without a budget, epochs decide: every example once per epoch
     rounds = schedule({"b": feats["b"]}, TrainConfig(batch_size=8, epochs=2), random.Random(0))
     assert [sorted(i for _, b in r for i in b) for r in rounds] == [list(range(40))] * 2
+
+
+def test_micro_batches_split_by_tokens_and_keep_every_example():
+    from intertask.train import micro_batches
+
+    feats = [{"length": n} for n in (100, 300, 50, 400, 10)]
+    assert micro_batches(feats, [0, 1, 2, 3, 4], 0) == [[0, 1, 2, 3, 4]]
+    assert micro_batches(feats, [0, 1, 2, 3, 4], 450) == [[0, 1, 2], [3, 4]]
+    assert micro_batches(feats, [3, 1], 100) == [[3], [1]]  # an example longer than the budget still runs
+
+
+def test_micro_batched_step_gives_the_same_gradient(tiny_model, data_dir):
+    from intertask.families import get_family
+
+    model, tokenizer = build_model(str(tiny_model), ["copa"], freeze_embeddings=True)
+    model.eval()  # no dropout: the two ways must then agree up to float rounding
+    task = get_task("copa")
+    feats = featurize(task, DataSource(data_dir).load(task, "train", limit=8), tokenizer, 64)
+    fam = get_family("multiple_choice")
+
+    def grads(pieces):
+        model.zero_grad()
+        for piece in pieces:
+            batch = fam.collate([feats[i] for i in piece], tokenizer.pad_token_id)
+            (fam.loss(model("copa", batch), batch) * len(piece) / 8).backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    torch.testing.assert_close(grads([list(range(8))]), grads([[0, 1, 2], [3, 4, 5, 6], [7]]), rtol=1e-4, atol=1e-6)

@@ -123,7 +123,8 @@ def execute_stage(stage: Stage, root: Path, data_dir: str | None, bar: Any = Non
         return "busy"  # another live process (e.g. a parallel job) owns it
     folder.mkdir(parents=True, exist_ok=True)
     params = injected_parameters(stage, data_dir)
-    _write_json(folder / "params.json", {"stage": stage.kind, "hash": stage.hash, "parameters": params})
+    _write_json(folder / "params.json", {"stage": stage.kind, "hash": stage.hash, "parameters": params,
+                                         "code": code_version()})
     started = time.time()
     _write_json(folder / STATUS, {"status": "running", "pid": os.getpid(), "host": socket.gethostname(),
                                   "started": dt.datetime.now().isoformat(timespec="seconds")})
@@ -148,6 +149,26 @@ def execute_stage(stage: Stage, root: Path, data_dir: str | None, bar: Any = Non
     _write_json(folder / STATUS, {"status": "done", "seconds": round(time.time() - started, 1),
                                   "finished": dt.datetime.now().isoformat(timespec="seconds")})
     return "done"
+
+
+def code_version() -> dict:
+    """The package version and, in a git checkout, the commit: which code produced a record."""
+    import subprocess
+
+    from . import __version__
+
+    out = {"intertask": __version__}
+    try:
+        root = Path(__file__).resolve().parents[2]
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "lib", "notebooks"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        if sha:
+            out["git"] = sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
 
 
 def _describe(e: Exception) -> str:

@@ -8,9 +8,10 @@ each task's (budgeted) size.
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -42,6 +43,10 @@ class TrainConfig:
     temperature: float = 2.0  # p_i ~ min(n_i, cap)^(1/T) for the temperature sampler
     example_cap: int | None = None  # per-task size cap in the weights (jiant/MUPPET style)
     evaluations: int = 1  # dev evaluations spread over a budgeted run (best one kept)
+    # Memory, not maths: a batch holding more tokens than this (multiple choice: examples x choices x
+    # length) is run as several micro-batches with accumulated gradients. Cosmos QA at batch 32 needs
+    # ~14 GB in one piece on CPU. Set INTERTASK_MAX_TOKENS_PER_STEP (0: never split) to change it.
+    max_tokens_per_step: int = field(default_factory=lambda: int(os.environ.get("INTERTASK_MAX_TOKENS_PER_STEP", 4096)))
 
 
 def set_seed(seed: int) -> None:
@@ -114,6 +119,22 @@ def schedule(train: dict[str, list[Feature]], cfg: TrainConfig, rng: random.Rand
     return [drawn[i:i + size] for i in range(0, steps, size)]
 
 
+def micro_batches(features: list[Feature], idx: list[int], max_tokens: int) -> list[list[int]]:
+    """Split one batch into consecutive pieces of at most `max_tokens` tokens (at least one example each)."""
+    if not max_tokens:
+        return [idx]
+    pieces: list[list[int]] = [[]]
+    tokens = 0
+    for i in idx:
+        n = features[i]["length"]
+        if pieces[-1] and tokens + n > max_tokens:
+            pieces.append([])
+            tokens = 0
+        pieces[-1].append(i)
+        tokens += n
+    return pieces
+
+
 def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
 
@@ -167,11 +188,15 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
         seen: dict[str, int] = {}
         for task, idx in batches:
             family = families[task]
-            batch = family.collate([train_features[task][i] for i in idx], pad_id)
-            batch = {k: v.to(acc.device) for k, v in batch.items()}
-            with acc.autocast():
-                loss = family.loss(model(task, batch), batch)
-            acc.backward(loss)
+            loss_value = 0.0
+            for piece in micro_batches(train_features[task], idx, cfg.max_tokens_per_step):
+                batch = family.collate([train_features[task][i] for i in piece], pad_id)
+                batch = {k: v.to(acc.device) for k, v in batch.items()}
+                with acc.autocast():
+                    # each piece's mean loss, weighted by its share: the batch mean, as one piece would give
+                    loss = family.loss(model(task, batch), batch) * (len(piece) / len(idx))
+                acc.backward(loss)
+                loss_value += loss.item()
             if cfg.max_grad_norm:
                 acc.clip_grad_norm_(params, cfg.max_grad_norm)
             optimizer.step()
@@ -179,7 +204,7 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
             optimizer.zero_grad()
             step += 1
             seen[task] = seen.get(task, 0) + len(idx)
-            losses.append(loss.item())
+            losses.append(loss_value)
             bar.set_postfix_str(f"round {epoch} loss {sum(losses[-20:]) / len(losses[-20:]):.3f}", refresh=False)
             bar.update(1)
         record = {"epoch": epoch, "step": step, "train_loss": sum(losses) / max(1, len(losses)),
