@@ -158,3 +158,13 @@ def test_ids_of_different_files_never_collide(data_dir):
     test = {ex["id"] for ex in src.load(get_task("xcopa"), "test", "et")}
     assert len(train) == 400 and len(test) == 500 and not train & test
     assert_no_leakage(train, test)
+
+
+def test_other_language_files_of_a_non_parallel_task_get_their_own_ids(data_dir):
+    src = DataSource(data_dir)
+    task = get_task("tydiqa")
+    train = {ex["id"] for ex in src.load(task, "train")} | {ex["id"] for ex in src.load(task, "dev")}
+    ko = [ex["id"] for ex in src.load(task, "test", "ko")]
+    en = [ex["id"] for ex in src.load(task, "test", "en")]
+    assert all(i.startswith("tydiqa.goldp.ko.train:") for i in ko)
+    assert not train & set(ko) and not train & set(en)

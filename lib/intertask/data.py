@@ -430,7 +430,11 @@ class DataSource:
                     ex["id"] = f"{stem}:{ex['id']}"
             return examples
         if not task.parallel and lang != task.train_language:
-            return examples  # other languages' files hold different items: all of them are test data
+            # another language's file holds different items, all of them test data; its ids restart
+            # where the training file's did (TyDiQA "105-0-0" in en and ko), so name the file in them
+            for ex, stem in zip(examples, _stems(paths, examples, reader)):
+                ex["id"] = f"{stem}:{ex['id']}"
+            return examples
         fractions = task.id_split or (1.0, 0.0, 0.0)
         if task.parallel and lang != task.train_language:
             reference = reader(self._local_files(task, "all", task.train_language)[0])  # type: ignore[index]
