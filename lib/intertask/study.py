@@ -244,6 +244,17 @@ class Run:
 NOTEBOOKS = {"intermediate": "01_intermediate.ipynb", "target": "02_target.ipynb", "evaluate": "03_evaluate.ipynb"}
 
 
+MULTITASK_KEYS = ("total_examples", "sampler", "temperature", "example_cap", "evaluations")
+
+
+def hashed_budget(budget: dict) -> dict:
+    """The budget as it determines the stage: sampler settings only matter under a fixed total budget,
+    so they stay out of the hash otherwise (and stages trained before they existed keep their hash)."""
+    if budget.get("total_examples") is None:
+        return {k: v for k, v in budget.items() if k not in MULTITASK_KEYS}
+    return budget
+
+
 def _stage(kind: str, name: str, key: dict, parameters: dict, parent: Stage | None) -> Stage:
     full_key = {"schema": STAGE_SCHEMA, "kind": kind, "key": key, "parent": parent.hash if parent else None}
     return Stage(kind, name, NOTEBOOKS[kind], parameters, parent, stable_hash(full_key))
@@ -271,8 +282,8 @@ def expand(params: dict) -> list[Run]:
             parent = None
             if inter_tasks:
                 topts = {t: params["task_options"][t] for t in inter_tasks if t in params["task_options"]}
-                key = {**common, "tasks": inter_tasks, "budget": b["intermediate"], "training": tr, "seed": seed,
-                       "options": topts}
+                key = {**common, "tasks": inter_tasks, "budget": hashed_budget(b["intermediate"]), "training": tr,
+                       "seed": seed, "options": topts}
                 parent = unique(_stage("intermediate", cond, key, {
                     "model": params["model"], "tasks": inter_tasks, "seed": seed, **b["intermediate"], **tr,
                     "data_source": params["data_source"], "task_options": topts}, None))
