@@ -423,6 +423,8 @@ class DataSource:
                 raise MalformedDataError(f"{paths[0]}: duplicate example id {ex['id']!r}")
             seen.add(ex["id"])
         if key != "all":
+            if len(task.local.files) == 1:
+                return examples  # one file, no other split to collide with: keep the benchmark's own ids
             # splits read from different files number their items independently ("0", "1", ...):
             # name the file in the id, so the leakage guard compares items, not line numbers
             for ex, stem in zip(examples, _stems(paths, examples, reader)):
