@@ -213,4 +213,4 @@ def test_predict_score_and_export_end_to_end(tiny_model, data_dir):
     scores = family.score(task, examples, preds, "de")
     assert list(scores) == ["f1", "exact_match"] and all(0 <= v <= 1 for v in scores.values())
     exported = json.loads(family.export_lines(task, examples, preds))
-    assert exported == {ex["id"]: p for ex, p in zip(examples, preds)}
+    assert exported == {ex["qid"]: p for ex, p in zip(examples, preds)}  # the benchmark's own question ids
