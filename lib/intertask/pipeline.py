@@ -56,8 +56,10 @@ def load_features(source: DataSource, tasks: list[str], split: str, tokenizer: A
         if split != "train" and not has_split(task, split, source):
             print(f"{name}: no {split} split; training without early stopping on it")
             continue
-        examples[name] = source.load(task, split, language, limit=limit)
         opts = task_options(task, (options or {}).get(name))
+        # a task may carry its own budget (e.g. Cosmos QA's 4 long choices cost 12 XNLI pairs each)
+        own = opts.get("train_examples" if split == "train" else "dev_examples")
+        examples[name] = source.load(task, split, language, limit=own if own is not None else limit)
         length = int(opts.get("max_length", max_length))
         feats[name] = featurize(task, examples[name], tokenizer, length, opts) if split == "train" else []
     return StageData(examples, feats)
