@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from intertask.data import DataSource
-from intertask.families import EvalConfig, get_family
-from intertask.features import bucketed_batches, collate, featurize, length_sorted_batches
+from intertask.formats import EvalConfig, featurize, get_format
+from intertask.features import bucketed_batches, length_sorted_batches
 from intertask.models import ModelNotFoundError, load_checkpoint, resolve_model_path
-from intertask.pipeline import build_model, load_features, train_and_save
-from intertask.tasks import get_task
+from intertask.stages import build_model, load_features, train_and_save
+from intertask.registry import get_task
 from intertask.train import TrainConfig
 
 
@@ -31,7 +31,7 @@ def test_pair_featurizer_and_dynamic_padding(data_dir, tok):
     first = feats[0]["input_ids"]
     assert first[0] == tok.cls_token_id and first[-1] == tok.sep_token_id
     assert first.count(tok.sep_token_id) == 3  # <s> A </s></s> B </s>
-    batch = collate(task, feats, tok.pad_token_id)
+    batch = get_format(task.format).collate(feats, tok.pad_token_id)
     longest = max(f["length"] for f in feats)
     assert batch["input_ids"].shape == (8, longest)
     assert batch["attention_mask"].sum().item() == sum(f["length"] for f in feats)
@@ -46,7 +46,7 @@ def test_truncation_respects_max_length(data_dir, tok):
 def test_multiple_choice_shapes(data_dir, tok):
     task = get_task("copa")
     feats = featurize(task, DataSource(data_dir).load(task, "train", limit=5), tok, 64)
-    batch = collate(task, feats, tok.pad_token_id)
+    batch = get_format(task.format).collate(feats, tok.pad_token_id)
     assert batch["input_ids"].shape[:2] == (5, 2)
     assert batch["labels"].tolist() == [f["label"] for f in feats]
 
@@ -63,7 +63,7 @@ def test_batch_orders_cover_every_item_once():
 
 def predict_logits(model, task_name, feats, pad_id):
     task = get_task(task_name)
-    return torch.stack(get_family(task.family).logits(model, task, feats, EvalConfig(8), pad_id)).numpy()
+    return torch.stack(get_format(task.format).logits(model, task, feats, EvalConfig(8), pad_id)).numpy()
 
 
 def _train_once(tiny_model, data_dir, tmp_path, seed, tasks=("xnli",)):
@@ -168,13 +168,13 @@ def test_micro_batches_split_by_tokens_and_keep_every_example():
 
 
 def test_micro_batched_step_gives_the_same_gradient(tiny_model, data_dir):
-    from intertask.families import get_family
+    from intertask.formats import get_format
 
     model, tokenizer = build_model(str(tiny_model), ["copa"], freeze_embeddings=True)
     model.eval()  # no dropout: the two ways must then agree up to float rounding
     task = get_task("copa")
     feats = featurize(task, DataSource(data_dir).load(task, "train", limit=8), tokenizer, 64)
-    fam = get_family("multiple_choice")
+    fam = get_format("multiple_choice")
 
     def grads(pieces):
         model.zero_grad()

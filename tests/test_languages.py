@@ -6,7 +6,9 @@ import pytest
 
 from intertask.languages import (LANGUAGES, SCRIPT_CODES, XTREME_R_LANGUAGES, Language, families_of, get_language,
                                  language_frame)
-from intertask.tasks import REGISTRY, TATOEBA_CODES, UnknownLanguageError
+from intertask.registry import REGISTRY
+from intertask.registry.targets import TATOEBA_CODES
+from intertask.tasks import UnknownLanguageError
 
 
 def test_every_task_language_has_metadata():

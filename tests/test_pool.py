@@ -4,23 +4,21 @@ metadata, and loading every offline pool task through DataSource."""
 from __future__ import annotations
 
 import csv
-import importlib
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-import intertask.data as data
-import intertask.pool as pool
+import intertask.readers as readers
+import intertask.readers.bigbench as pool
+import intertask.registry as registry
 from intertask.data import DataSource, MalformedDataError
-from intertask.pool import (OFFLINE_POOL, UDPOS_DEV_LANGS, XTREME_TARGETS, find_answer, parse_cached, parse_disfl_qa,
-                            parse_multiemo, parse_parsinlu_rc, parse_polish_ner, pool_frame)
-from intertask.tasks import REGISTRY, get_task
+from intertask.readers.bigbench import (find_answer, parse_cached, parse_disfl_qa, parse_multiemo, parse_parsinlu_rc,
+                                        parse_polish_ner)
+from intertask.registry import OFFLINE_POOL, REGISTRY, UDPOS_DEV_LANGS, XTREME_TARGETS, get_task
+from intertask.registry.metadata import pool_frame
+from intertask.tasks import NLI_LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 BIGBENCH = {
@@ -162,24 +160,23 @@ def test_find_answer_prefers_word_boundaries_and_spans_whitespace():
 
 
 def test_pool_tasks_are_registered_with_metadata():
-    names = pool.ensure_registered()
+    names = registry.POOL_TASK_NAMES
     assert {"tydiqa-ko", "tydiqa-sw", "parsinlu-rc", "polish-ner", "multiemo-en", "multiemo-pl", "disfl-qa",
             "kornli", "ocnli", "squad"} <= set(names)
     assert len([n for n in names if n.startswith("udpos-")]) == 33 and "udpos-en" not in REGISTRY
-    assert pool.ensure_registered() == names  # idempotent
     for name in names:
         task = get_task(name)
+        assert REGISTRY[name] is task and not task.benchmarks
         assert task.description and task.citation and task.license
         assert task.languages == (task.train_language,)
         if task.local is None:
             assert "hub only" in task.description.lower()
 
 
-def test_a_different_task_under_a_pool_name_is_refused(monkeypatch):
+def test_a_second_task_under_a_registered_name_is_refused():
     from dataclasses import replace
-    monkeypatch.setitem(REGISTRY, "parsinlu-rc", replace(get_task("parsinlu-rc"), metric="accuracy"))
-    with pytest.raises(ValueError, match="parsinlu-rc.*another definition"):
-        pool.ensure_registered()
+    with pytest.raises(ValueError, match="parsinlu-rc.*already registered"):
+        registry.register(replace(get_task("parsinlu-rc"), metric="accuracy"))
 
 
 def test_udpos_languages_match_the_bundle(data_dir):
@@ -190,39 +187,11 @@ def test_udpos_languages_match_the_bundle(data_dir):
 def test_local_licenses_come_from_sources_tsv(data_dir):
     with open(data_dir / "SOURCES.tsv", encoding="utf-8", newline="") as f:
         licenses = {row["path"]: row["license"] for row in csv.DictReader(f, delimiter="\t")}
-    for name in pool.POOL_TASK_NAMES:
+    for name in registry.POOL_TASK_NAMES:
         task = get_task(name)
         if task.local is not None:
             path = task.local.files["all"].format(lang=task.train_language)
             assert task.license == licenses[path], name
-
-
-def test_readers_reinstall_when_data_was_imported_mid_registration(monkeypatch):
-    """data -> tasks -> pool: READERS does not exist yet then; the source installs it on lookup."""
-    monkeypatch.delitem(data.READERS, "bigbench_parsinlu_rc")
-    monkeypatch.delitem(data.HUB_CONVERTERS, "ocnli_hub")
-    assert get_task("parsinlu-rc").local.reader == "bigbench_parsinlu_rc"
-    assert "bigbench_parsinlu_rc" in data.READERS
-    assert get_task("ocnli").hub.converter == "ocnli_hub" and "ocnli_hub" in data.HUB_CONVERTERS
-
-
-@pytest.mark.parametrize("first", ["intertask.data", "intertask.tasks", "intertask.pool", "intertask.design"])
-def test_recommended_tasks_py_import_has_no_cycle(tmp_path, data_dir, first):
-    """A copy of the package with `from . import pool` appended to tasks.py works in every import order."""
-    pkg = tmp_path / "intertask"
-    shutil.copytree(ROOT / "lib" / "intertask", pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    tasks_py = pkg / "tasks.py"
-    tasks_py.write_text(tasks_py.read_text(encoding="utf-8") + "\nfrom . import pool  # noqa: E402,F401\n",
-                        encoding="utf-8")
-    code = (f"import {first}, intertask\n"
-            f"assert intertask.__file__.startswith({str(tmp_path)!r}), intertask.__file__\n"
-            "from intertask.tasks import get_task\n"
-            "from intertask.data import DataSource, READERS\n"
-            f"ex = DataSource({str(data_dir)!r}, 'local').load(get_task('parsinlu-rc'), 'train', limit=2)\n"
-            "assert len(ex) == 2 and 'bigbench_parsinlu_rc' in READERS\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 # ---- pool metadata and offline loading ----------------------------------------------------------
@@ -234,13 +203,13 @@ def frame(data_dir):
 
 
 def test_pool_frame_metadata(frame):
-    assert list(frame.columns[:11]) == ["task", "language", "language_family", "genus", "script", "format_family",
+    assert list(frame.columns[:11]) == ["task", "language", "language_family", "genus", "script", "format",
                                         "dataset", "source", "size", "size_hint", "license"]
     assert {"citation"} <= set(frame.columns)
     assert not set(frame["task"]) & set(XTREME_TARGETS)
     assert frame["task"].is_unique and frame["license"].astype(bool).all() and frame["citation"].astype(bool).all()
     row = frame.set_index("task").loc["parsinlu-rc"]
-    assert tuple(row[["language", "language_family", "genus", "script", "format_family", "source", "size"]]) == (
+    assert tuple(row[["language", "language_family", "genus", "script", "format", "source", "size"]]) == (
         "fa", "Indo-European", "Iranian", "Arabic", "span_qa", "local", 466)
     assert frame.set_index("task").loc["kornli", "source"] == "hub"
     assert frame.set_index("task")["size"].isna().loc["squad"]
@@ -256,32 +225,16 @@ def test_pool_frame_without_data_has_no_sizes(monkeypatch):
     assert frame["size"].isna().all() and len(frame) > 40
 
 
-def _reader_missing(task) -> str | None:
-    if task.local.reader in data.READERS:
-        return None
-    try:
-        importlib.import_module("intertask.families")
-    except ImportError:
-        pass
-    if task.local.reader in data.READERS:
-        return None
-    return (f"{task.name}: reader {task.local.reader!r} of the {task.family} family is not registered yet "
-            f"(intertask.families.{task.family} is still being written)")
-
-
 @pytest.mark.parametrize("name", OFFLINE_POOL)
 def test_offline_pool_task_loads(name, data_dir, frame):
     task = get_task(name)
-    reason = _reader_missing(task)
-    if reason:
-        pytest.skip(reason)
     examples = DataSource(data_dir, "local").load(task, "train", limit=5)
     assert len(examples) == 5 and all(ex["lang"] == task.train_language for ex in examples)
-    if task.family == "span_qa":
+    if task.format == "span_qa":
         _check_spans(examples)
-    elif task.family == "tagging":
+    elif task.format == "tagging":
         assert all(len(ex["tokens"]) == len(ex["tags"]) > 0 for ex in examples)
-    elif task.family == "classification":
+    elif task.format == "classification":
         assert all(0 <= ex["label"] < len(task.labels) for ex in examples)
 
 
@@ -293,21 +246,12 @@ def test_pool_splits_are_disjoint(data_dir):
 
 
 def test_hub_converters_map_rows():
-    from intertask.tasks import NLI_LABELS
-    ocnli = data.HUB_CONVERTERS["ocnli_hub"]
+    ocnli = readers.HUB_CONVERTERS["ocnli_hub"]
     assert [ocnli({"sentence1": "p", "sentence2": "h", "label": k}) for k in (0, 1, 2)] == [
         {"text_a": "p", "text_b": "h", "label": NLI_LABELS.index(name)} for name in ("neutral", "entailment",
                                                                                      "contradiction")]
     assert ocnli({"sentence1": "p", "sentence2": "h", "label": -1}) is None
     kornli = get_task("kornli")
     assert kornli.hub.converter == "nli_hub" and "dev" not in kornli.hub.splits  # KorNLI dev/test are XNLI's items
-    row = data.HUB_CONVERTERS["nli_hub"]({"premise": "p", "hypothesis": "h", "label": 2})
+    row = readers.HUB_CONVERTERS["nli_hub"]({"premise": "p", "hypothesis": "h", "label": 2})
     assert row["label"] == NLI_LABELS.index("contradiction")
-
-
-def test_module_reload_registers_nothing_twice():
-    """Last in this file: a reload makes new reader functions (and an empty parse cache)."""
-    before = dict(REGISTRY)
-    reloaded = importlib.reload(pool)
-    assert reloaded.ensure_registered() == pool.POOL_TASK_NAMES and REGISTRY == before
-    assert data.READERS["bigbench_multiemo"] is reloaded.read_multiemo

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from intertask import report
-from intertask.evaluate import RESULT_COLUMNS
+from intertask.results import RESULT_COLUMNS
 
 
 def rows(cond: str, target: str, metric: str, values: dict[str, float], seed: int = 1) -> list[dict]:

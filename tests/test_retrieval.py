@@ -1,4 +1,4 @@
-"""Retrieval family: readers on the offline bundle, pools, layers, caching, metrics and exports."""
+"""Retrieval format: readers on the offline bundle, pools, layers, caching, metrics and exports."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from intertask.data import HUB_CONVERTERS, READERS, DataSource, MalformedDataError, MissingDataError
-from intertask.families import EvalConfig, get_family, task_options
-from intertask.families.retrieval import (RetrievalContext, margin_mine, read_bucc, read_lareqa, read_mewslix,
-                                          read_tatoeba, split_mewslix_mentions)
+from intertask.data import DataSource, MalformedDataError, MissingDataError
+from intertask.formats import EvalConfig, get_format, task_options
+from intertask.formats.retrieval import RetrievalContext
+from intertask.formats.retrieval.bucc import margin_mine
+from intertask.readers import HUB_CONVERTERS, READERS
+from intertask.readers.retrieval import read_bucc, read_lareqa, read_mewslix, read_tatoeba, split_mewslix_mentions
 from intertask.metrics import tatoeba_accuracy
-from intertask.tasks import get_task
+from intertask.registry import get_task
 
-FAMILY = get_family("retrieval")
+FORMAT = get_format("retrieval")
 
 
 def _cfg(task_name: str, **options) -> EvalConfig:
@@ -55,7 +57,7 @@ class CountingModel:
 
 
 def test_registered():
-    assert get_family("retrieval").trainable is False
+    assert get_format("retrieval").trainable is False
     for name in ("tatoeba", "bucc", "lareqa", "mewslix"):
         assert name in READERS and f"{name}_hub" in HUB_CONVERTERS
     assert HUB_CONVERTERS["tatoeba_hub"]({"source_sentence": "Hallo", "target_sentence": "Hello"}) == \
@@ -128,10 +130,10 @@ def test_layers_and_all_layers(source, tiny):
     model, tok = tiny
     task = get_task("tatoeba")
     examples = source.load(task, "test", "de", limit=30)
-    last = FAMILY.predict(model, task, examples, tok, cfg_last := _cfg("tatoeba"))
-    first = FAMILY.predict(model, task, examples, tok, _cfg("tatoeba", layer=1))
+    last = FORMAT.predict(model, task, examples, tok, cfg_last := _cfg("tatoeba"))
+    first = FORMAT.predict(model, task, examples, tok, _cfg("tatoeba", layer=1))
     counted = CountingModel(model)
-    every = FAMILY.predict(counted, task, examples, tok, cfg_all := _cfg("tatoeba", all_layers=True))
+    every = FORMAT.predict(counted, task, examples, tok, cfg_all := _cfg("tatoeba", all_layers=True))
     # all layers come from the same passes: one forward per batch, not one per layer
     assert counted.calls == 2 * -(-30 // 32) and counted.rows == len({ex["text"] for ex in examples}) + \
         len({ex["target"] for ex in examples})
@@ -142,11 +144,11 @@ def test_layers_and_all_layers(source, tiny):
     v_all = cfg_all.extra["context"].vectors[examples[0]["text"]]
     assert v_last.shape == (1, 32) and v_all.shape == (3, 32)
     np.testing.assert_allclose(v_all[-1], v_last[0], atol=1e-5)
-    scores = FAMILY.score(task, examples, every, "de")
+    scores = FORMAT.score(task, examples, every, "de")
     assert list(scores)[:2] == ["accuracy", "accuracy@layer0"] and len(scores) == 4
     assert scores["accuracy"] == scores["accuracy@layer2"]
     with pytest.raises(ValueError, match="has 2 layers"):
-        FAMILY.predict(model, task, examples, tok, _cfg("tatoeba", layer=3))
+        FORMAT.predict(model, task, examples, tok, _cfg("tatoeba", layer=3))
 
 
 def test_tatoeba_matches_metric_and_direction(source, tiny):
@@ -154,15 +156,15 @@ def test_tatoeba_matches_metric_and_direction(source, tiny):
     task = get_task("tatoeba")
     examples = source.load(task, "test", "de", limit=40)
     cfg = _cfg("tatoeba")
-    preds = FAMILY.predict(model, task, examples, tok, cfg)
+    preds = FORMAT.predict(model, task, examples, tok, cfg)
     ctx: RetrievalContext = cfg.extra["context"]
     x = ctx.embed(model, tok, [ex["text"] for ex in examples])[:, 0]
     en = ctx.embed(model, tok, [ex["target"] for ex in examples])[:, 0]
     # XTREME indexes the non-English side and queries it with the English sentences
-    assert FAMILY.score(task, examples, preds, "de")["accuracy"] == pytest.approx(tatoeba_accuracy(en @ x.T))
-    other = FAMILY.predict(model, task, examples, tok, _cfg("tatoeba", direction="x->en"))
-    assert FAMILY.score(task, examples, other, "de")["accuracy"] == pytest.approx(tatoeba_accuracy(x @ en.T))
-    lines = FAMILY.export_lines(task, examples, preds)
+    assert FORMAT.score(task, examples, preds, "de")["accuracy"] == pytest.approx(tatoeba_accuracy(en @ x.T))
+    other = FORMAT.predict(model, task, examples, tok, _cfg("tatoeba", direction="x->en"))
+    assert FORMAT.score(task, examples, other, "de")["accuracy"] == pytest.approx(tatoeba_accuracy(x @ en.T))
+    lines = FORMAT.export_lines(task, examples, preds)
     assert len(lines) == 40 and all(0 <= int(l) < 40 for l in lines)
 
 
@@ -171,16 +173,16 @@ def test_english_side_encoded_once_across_languages(source, tiny):
     task = get_task("tatoeba")
     counted = CountingModel(model)
     cfg = _cfg("tatoeba")
-    cfg.extra["context"] = FAMILY.prepare(counted, task, source, ["de", "fr"], 50, tok, cfg)
+    cfg.extra["context"] = FORMAT.prepare(counted, task, source, ["de", "fr"], 50, tok, cfg)
     de, fr = (source.load(task, "test", lang, limit=50) for lang in ("de", "fr"))
-    FAMILY.predict(counted, task, de, tok, cfg)
+    FORMAT.predict(counted, task, de, tok, cfg)
     after_de = counted.rows
-    FAMILY.predict(counted, task, fr, tok, cfg)
+    FORMAT.predict(counted, task, fr, tok, cfg)
     new_texts = {ex["text"] for ex in fr} | {ex["target"] for ex in fr}
     known = {ex["text"] for ex in de} | {ex["target"] for ex in de}
     assert new_texts & known  # these files share English sentences
     assert counted.rows - after_de == len(new_texts - known)
-    FAMILY.predict(counted, task, de, tok, cfg)  # a second look costs nothing
+    FORMAT.predict(counted, task, de, tok, cfg)  # a second look costs nothing
     assert counted.rows - after_de == len(new_texts - known)
 
 
@@ -189,10 +191,10 @@ def test_disk_cache(source, tiny, tmp_path):
     task = get_task("tatoeba")
     examples = source.load(task, "test", "de", limit=10)
     first = CountingModel(model)
-    a = FAMILY.predict(first, task, examples, tok, _cfg("tatoeba", cache_dir=str(tmp_path)))
+    a = FORMAT.predict(first, task, examples, tok, _cfg("tatoeba", cache_dir=str(tmp_path)))
     assert first.rows > 0 and list(tmp_path.glob("*.npy"))
     again = CountingModel(model)
-    b = FAMILY.predict(again, task, examples, tok, _cfg("tatoeba", cache_dir=str(tmp_path)))
+    b = FORMAT.predict(again, task, examples, tok, _cfg("tatoeba", cache_dir=str(tmp_path)))
     assert again.rows == 0 and a == b
 
 
@@ -215,19 +217,19 @@ def test_bucc_predict_score_export(source, tiny):
     model, tok = tiny
     task = get_task("bucc")
     cfg = _cfg("bucc", all_layers=True)
-    cfg.extra["context"] = FAMILY.prepare(model, task, source, ["zh"], 200, tok, cfg)
+    cfg.extra["context"] = FORMAT.prepare(model, task, source, ["zh"], 200, tok, cfg)
     examples = source.load(task, "test", "zh", limit=200)
-    preds = FAMILY.predict(model, task, examples, tok, cfg)
+    preds = FORMAT.predict(model, task, examples, tok, cfg)
     ctx: RetrievalContext = cfg.extra["context"]
     # the limited pool: the first 200 English sentences plus the gold partners of these sources
     gold = {t for ex in examples for t in ex["gold"]}
     assert gold and ctx.encoded <= 200 + 200 + len(gold)
-    scores = FAMILY.score(task, examples, preds, "zh")
+    scores = FORMAT.score(task, examples, preds, "zh")
     assert list(scores)[:4] == ["f1", "precision", "recall", "threshold"]
     assert scores["f1"] == scores["f1@layer2"] and "f1@layer0" in scores
     mined = [p["by_layer"][2] for p in preds if p["by_layer"][2]]
     assert len({m[0] for m in mined}) == len(mined)  # one-to-one
-    lines = FAMILY.export_lines(task, examples, preds)
+    lines = FORMAT.export_lines(task, examples, preds)
     assert all(l.startswith("zh-") and "\ten-" in l for l in lines)
     assert len(lines) == sum(1 for m in mined if m[1] >= scores["threshold"])
 
@@ -240,7 +242,7 @@ def test_lareqa_pool_across_languages(source, tiny):
     model, tok = tiny
     task = get_task("lareqa")
     cfg = _cfg("lareqa")
-    cfg.extra["context"] = ctx = FAMILY.prepare(model, task, source, ["de", "en"], 20, tok, cfg)
+    cfg.extra["context"] = ctx = FORMAT.prepare(model, task, source, ["de", "en"], 20, tok, cfg)
     pool = ctx.pools["lareqa"]
     assert {c.split("_")[0] for c in pool["ids"]} == {"de", "en"}
     de = source.load(task, "test", "de", limit=20)
@@ -250,12 +252,12 @@ def test_lareqa_pool_across_languages(source, tiny):
     rel = pool["relevant"][de[0]["id"]]
     assert {"de_1_0", "en_1_0"} <= rel and {r.split("_")[0] for r in rel} == {"de", "en"}
     before = ctx.encoded
-    preds = FAMILY.predict(model, task, de, tok, cfg)
+    preds = FORMAT.predict(model, task, de, tok, cfg)
     assert ctx.encoded - before == len({ex["text"] for ex in de})  # the pool was encoded in prepare
     assert all(len(p["by_layer"][2]) == 20 and set(p["by_layer"][2]) <= set(pool["ids"]) for p in preds)
-    scores = FAMILY.score(task, de, preds, "de")
+    scores = FORMAT.score(task, de, preds, "de")
     assert list(scores) == ["map@20"] and 0.0 <= scores["map@20"] <= 1.0
-    exported = json.loads(FAMILY.export_lines(task, de, preds))
+    exported = json.loads(FORMAT.export_lines(task, de, preds))
     assert list(exported) == [ex["id"] for ex in de] and exported[de[0]["id"]] == preds[0]["by_layer"][2]
 
 
@@ -273,7 +275,7 @@ def test_mewslix_missing_message(data_dir, source, tiny):
     assert "download_mewslix_data.sh" in str(err.value) and "split_mewslix_mentions" in str(err.value)
     model, tok = tiny
     with pytest.raises(MissingDataError, match="download_mewslix_data.sh"):
-        FAMILY.prepare(model, task, source, ["de"], 10, tok, _cfg("mewslix"))
+        FORMAT.prepare(model, task, source, ["de"], 10, tok, _cfg("mewslix"))
 
 
 def _mention(example_id: str, lang: str, text: str, surface: str, entity: str) -> dict:
@@ -302,10 +304,10 @@ def test_mewslix_layout(tmp_path, tiny):
     assert examples[0]["text"] == "Angela Merkel: { Angela Merkel } besuchte (Paris)."
     model, tok = tiny
     task = get_task("mewslix")
-    preds = FAMILY.predict(model, task, examples, tok, _cfg("mewslix"))
+    preds = FORMAT.predict(model, task, examples, tok, _cfg("mewslix"))
     assert all(sorted(p["by_layer"][2]) == ["Q1", "Q567", "Q90"] for p in preds)
-    assert 1 / 3 <= FAMILY.score(task, examples, preds, "de")["map@20"] <= 1.0
-    assert set(json.loads(FAMILY.export_lines(task, examples, preds))) == {"de-1", "de-2"}
+    assert 1 / 3 <= FORMAT.score(task, examples, preds, "de")["map@20"] <= 1.0
+    assert set(json.loads(FORMAT.export_lines(task, examples, preds))) == {"de-1", "de-2"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,7 +316,7 @@ def test_mewslix_layout(tmp_path, tiny):
 
 def test_e5_tatoeba_through_pipeline(data_dir, source, tmp_path):
     from intertask.offline_model import ensure_offline_model
-    from intertask.pipeline import evaluate_zero_shot
+    from intertask.stages import evaluate_zero_shot
 
     frame = evaluate_zero_shot(ensure_offline_model(), "tatoeba", ["de"], source, 50, 32, 128,
                                {"study": "test"}, tmp_path)

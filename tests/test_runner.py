@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from intertask import cli
-from intertask.evaluate import RESULT_COLUMNS
+from intertask.results import RESULT_COLUMNS
 from intertask.run import stage_status, status_table
 from intertask.study import expand, load_params
 from intertask.verify import verify_notebook

@@ -7,11 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from intertask.data import HUB_CONVERTERS, READERS, DataSource, MalformedDataError
-from intertask.families import EvalConfig, get_family, task_options
-from intertask.families.span_qa import SpanQA, best_span, read_squad_json, span_text, windows
-from intertask.pipeline import build_model, load_features, train_and_save
-from intertask.tasks import get_task
+from intertask.data import DataSource, MalformedDataError
+from intertask.formats import EvalConfig, get_format, task_options
+from intertask.formats.span_qa import SpanQA, best_span, span_text, windows
+from intertask.readers import HUB_CONVERTERS, READERS
+from intertask.readers.squad import read_squad_json
+from intertask.stages import build_model, load_features, train_and_save
+from intertask.registry import get_task
 from intertask.train import TrainConfig
 
 XQUAD_DE = "xtreme/xquad/xquad.de.json"
@@ -33,7 +35,7 @@ def _squad_file(path, context, question, text, start, qid="q1"):
 
 
 def test_family_and_reader_are_registered():
-    assert get_family("span_qa").name == "span_qa"
+    assert get_format("span_qa").name == "span_qa"
     assert READERS["squad_json"] is read_squad_json and "squad_hub" in HUB_CONVERTERS
 
 
@@ -171,7 +173,7 @@ def test_predict_takes_the_best_window_of_each_example(data_dir, tok):
 
 
 def test_scoring_follows_xtreme_rules():
-    family = get_family("span_qa")
+    family = get_format("span_qa")
     ex = [{"id": "a", "answers": [{"text": "Katze", "answer_start": 0}]},
           {"id": "b", "answers": [{"text": "«Hund»", "answer_start": 0}]}]
     preds = ["die Katze", "Hund"]
@@ -204,7 +206,7 @@ def test_predict_score_and_export_end_to_end(tiny_model, data_dir):
     task = get_task("xquad")
     model, tokenizer = build_model(str(tiny_model), ["xquad"])
     examples = DataSource(data_dir).load(task, "test", "de", limit=8)
-    family = get_family(task.family)
+    family = get_format(task.format)
     cfg = EvalConfig(batch_size=4, max_length=384, extra=task_options(task))
     model.train()
     preds = family.predict(model, task, examples, tokenizer, cfg)

@@ -7,16 +7,18 @@ from pathlib import Path
 import pytest
 import torch
 
-import intertask.families  # noqa: F401  (registers the families, their readers and hub converters)
-from intertask.data import HUB_CONVERTERS, READERS, DataSource, MalformedDataError, assert_no_leakage
-from intertask.families import EvalConfig, get_family
-from intertask.families.tagging import (IGNORE, PANX_HUB_LABELS, UPOS, io_span_scores, pos_scores, read_conll_tsv,
-                                        scorer_for, span_scores, windows)
-from intertask.pipeline import build_model, load_features, train_and_save
-from intertask.tasks import HubSource, Task, get_task
+from intertask.data import DataSource, MalformedDataError, assert_no_leakage
+from intertask.formats import EvalConfig, get_format
+from intertask.formats.tagging import IGNORE, windows
+from intertask.metrics import SCORERS, io_span_scores, pos_scores, span_scores
+from intertask.readers import HUB_CONVERTERS, READERS
+from intertask.readers.conll import PANX_HUB_LABELS, UPOS, read_conll_tsv
+from intertask.stages import build_model, load_features, train_and_save
+from intertask.registry import get_task
+from intertask.tasks import HubSource, Task
 from intertask.train import TrainConfig
 
-FAMILY = get_family("tagging")
+FORMAT = get_format("tagging")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def write(tmp_path: Path, text: str, name: str = "f.tsv") -> Path:
 
 def test_registered():
     assert READERS["conll_tsv"] is read_conll_tsv and "tagging_hub" in HUB_CONVERTERS
-    assert FAMILY.name == "tagging"
+    assert FORMAT.name == "tagging"
 
 
 def test_reader_on_real_files(data_dir):
@@ -138,7 +140,7 @@ def test_first_subword_labelling(tok):
     task = get_task("panx")
     words = ["Die", "Abgeordnetenhauses", "von", "Berlin"]
     ex = {"id": "s", "tokens": words, "tags": ["O", "B-ORG", "I-ORG", "I-ORG"]}
-    (f,) = FAMILY.featurize(task, [ex], tok, 64)
+    (f,) = FORMAT.featurize(task, [ex], tok, 64)
     alone = [tok([[w]], is_split_into_words=True, add_special_tokens=False)["input_ids"][0] for w in words]
     assert len(alone[1]) >= 3  # the test needs a word that splits into several pieces
     assert f["input_ids"] == [tok.cls_token_id] + [i for a in alone for i in a] + [tok.sep_token_id]
@@ -154,7 +156,7 @@ def test_words_without_subwords_get_the_unknown_token(tok):
     words = ["Hallo", "\x7f", "", "Welt"]  # XLM-R's normalizer deletes U+007F: zero pieces
     assert tok([["\x7f"]], is_split_into_words=True, add_special_tokens=False)["input_ids"][0] == []
     ex = {"id": "z", "tokens": words, "tags": ["O", "O", "B-LOC", "O"]}
-    (f,) = FAMILY.featurize(get_task("panx"), [ex], tok, 32)
+    (f,) = FORMAT.featurize(get_task("panx"), [ex], tok, 32)
     assert len(f["starts"]) == 4
     assert [f["input_ids"][s] for s in f["starts"][1:3]] == [tok.unk_token_id] * 2
     assert [f["labels"][s] for s in f["starts"]] == [0, 0, 5, 0]
@@ -163,9 +165,9 @@ def test_words_without_subwords_get_the_unknown_token(tok):
 def test_unknown_tag_names_sentence_and_file(tmp_path, tok):
     p = write(tmp_path, "a\tO\n\nBerlin\tB-MISC\n")
     with pytest.raises(MalformedDataError, match=r"sentence 'f:1' \(.*f\.tsv:3\).*B-MISC"):
-        FAMILY.featurize(get_task("panx"), read_conll_tsv(p), tok, 32)
+        FORMAT.featurize(get_task("panx"), read_conll_tsv(p), tok, 32)
     with pytest.raises(MalformedDataError, match="NOUNS"):
-        FAMILY.score(get_task("udpos"), [{"id": "0", "tokens": ["x"], "tags": ["NOUNS"]}], [["NOUN"]], "en")
+        FORMAT.score(get_task("udpos"), [{"id": "0", "tokens": ["x"], "tags": ["NOUNS"]}], [["NOUN"]], "en")
 
 
 def test_windows_cover_every_word_once():
@@ -178,13 +180,13 @@ def test_long_sentence_round_trips_one_prediction_per_word(tok, panx_model):
     task = get_task("panx")
     words = [("Abgeordnetenhauses" if i % 7 == 0 else f"w{i}") for i in range(300)] + ["x" * 200]
     ex = {"id": "long", "tokens": words, "tags": ["O"] * len(words)}
-    feats = FAMILY.featurize(task, [ex], tok, 32)
+    feats = FORMAT.featurize(task, [ex], tok, 32)
     assert len(feats) > 10 and all(f["length"] <= 32 for f in feats)
     assert [f["window"] for f in feats] == list(range(len(feats)))
     assert sorted(w for f in feats for w in f["words"]) == list(range(len(words)))
     assert all(sum(lab != IGNORE for lab in f["labels"]) == len(f["words"]) for f in feats)
     short = {"id": "short", "tokens": ["Berlin"], "tags": ["B-LOC"]}
-    preds = FAMILY.predict(panx_model, task, [ex, short], tok, EvalConfig(batch_size=4, max_length=32))
+    preds = FORMAT.predict(panx_model, task, [ex, short], tok, EvalConfig(batch_size=4, max_length=32))
     assert [len(p) for p in preds] == [len(words), 1]
     assert all(t in task.labels for p in preds for t in p)
 
@@ -197,14 +199,14 @@ def test_loss_ignores_unlabelled_positions(tok, panx_model):
     task = get_task("panx")
     ex = [{"id": "0", "tokens": ["Hans", "Abgeordnetenhauses"], "tags": ["B-PER", "O"]},
           {"id": "1", "tokens": ["x"], "tags": ["O"]}]
-    batch = FAMILY.collate(FAMILY.featurize(task, ex, tok, 32), tok.pad_token_id)
+    batch = FORMAT.collate(FORMAT.featurize(task, ex, tok, 32), tok.pad_token_id)
     assert batch["labels"].shape == batch["input_ids"].shape
     assert int((batch["labels"] != IGNORE).sum()) == 3
-    out = FAMILY.forward(panx_model, task, batch)
+    out = FORMAT.forward(panx_model, task, batch)
     assert out.shape == (*batch["input_ids"].shape, len(task.labels))
-    loss = FAMILY.loss(out, batch)
+    loss = FORMAT.loss(out, batch)
     assert torch.isfinite(loss) and loss.item() > 0
-    assert FAMILY.loss(out, {**batch, "labels": torch.full_like(batch["labels"], IGNORE)}).item() == 0.0
+    assert FORMAT.loss(out, {**batch, "labels": torch.full_like(batch["labels"], IGNORE)}).item() == 0.0
 
 
 def test_training_reduces_loss_then_predict_and_score(tiny_model, data_dir, tmp_path):
@@ -222,13 +224,13 @@ def test_training_reduces_loss_then_predict_and_score(tiny_model, data_dir, tmp_
     test = src.load(task, "test", "de", limit=16)
     assert_no_leakage(train.ids["panx"] + dev.ids["panx"], [ex["id"] for ex in test])  # ids are per file
     model.train()
-    preds = FAMILY.predict(model, task, test, tokenizer, EvalConfig(batch_size=8, max_length=64))
+    preds = FORMAT.predict(model, task, test, tokenizer, EvalConfig(batch_size=8, max_length=64))
     assert model.training  # predict restores the mode it found
     assert [len(p) for p in preds] == [len(ex["tokens"]) for ex in test]
-    scores = FAMILY.score(task, test, preds, "de")
+    scores = FORMAT.score(task, test, preds, "de")
     assert list(scores)[0] == "f1" and set(scores) == {"f1", "precision", "recall"}
     assert all(0.0 <= v <= 1.0 for v in scores.values())
-    lines = FAMILY.export_lines(task, test, preds)
+    lines = FORMAT.export_lines(task, test, preds)
     assert read_tag("\n".join(lines) + "\n") == preds  # what XTREME's evaluate.py reads back
 
 
@@ -236,8 +238,8 @@ def test_udpos_predict_and_scores(data_dir, tok, panx_model):
     task = get_task("udpos")
     assert task.labels is None and panx_model.heads["udpos"][1].out_features == len(UPOS)
     examples = DataSource(data_dir).load(task, "test", "tr", limit=8)
-    preds = FAMILY.predict(panx_model, task, examples, tok, EvalConfig(batch_size=4, max_length=64))
-    scores = FAMILY.score(task, examples, preds, "tr")
+    preds = FORMAT.predict(panx_model, task, examples, tok, EvalConfig(batch_size=4, max_length=64))
+    scores = FORMAT.score(task, examples, preds, "tr")
     assert list(scores)[0] == "f1" and {"f1", "accuracy"} <= set(scores)
     assert all(0.0 <= v <= 1.0 for v in scores.values())
 
@@ -245,28 +247,29 @@ def test_udpos_predict_and_scores(data_dir, tok, panx_model):
 def test_udpos_scores_by_hand():
     task = get_task("udpos")
     gold = [{"id": "0", "tokens": list("abcd"), "tags": ["DET", "NOUN", "VERB", "PUNCT"]}]
-    s = FAMILY.score(task, gold, [["DET", "NOUN", "NOUN", "PUNCT"]], "en")
+    s = FORMAT.score(task, gold, [["DET", "NOUN", "NOUN", "PUNCT"]], "en")
     assert s["accuracy"] == pytest.approx(0.75)
     # seqeval reads NOUN VERB as two chunks; NOUN NOUN is one chunk spanning both -> 2 of 4 gold, 2 of 3 pred
     assert s["f1"] == pytest.approx(2 * (2 / 3) * (2 / 4) / (2 / 3 + 2 / 4))
-    perfect = FAMILY.score(task, gold, [gold[0]["tags"]], "en")
+    perfect = FORMAT.score(task, gold, [gold[0]["tags"]], "en")
     assert perfect["f1"] == 1.0 and perfect["accuracy"] == 1.0
 
 
-def test_scorer_follows_task_name_then_label_scheme():
-    hub = HubSource(path="x/y", converter="tagging_hub")
-    ner = Task(name="my_ner", family="tagging", languages=("en",), metric="f1", labels=("O", "B-X", "I-X"), hub=hub)
-    plain = Task(name="my_plain", family="tagging", languages=("pl",), metric="f1", labels=("O", "nam_loc", "state"),
-                 hub=hub)
-    pos = Task(name="my_pos", family="tagging", languages=("en",), metric="f1", hub=hub)
-    assert scorer_for(get_task("panx")) is span_scores and scorer_for(ner) is span_scores
-    assert scorer_for(get_task("udpos")) is pos_scores and scorer_for(pos) is pos_scores
-    assert scorer_for(plain) is io_span_scores
+def test_each_tagging_task_declares_its_scorer_in_the_metric_table():
+    """The scorer is the entry's data (no branching on names): BIO -> span F1, UPOS -> pos, plain tags -> IO spans."""
+    assert get_task("panx").scorer == "span_f1" and get_task("udpos").scorer == "pos"
+    assert get_task("polish-ner").scorer == "io_span_f1" and get_task("udpos-de").scorer == "pos"
+    assert SCORERS["span_f1"] is span_scores and SCORERS["pos"] is pos_scores and SCORERS["io_span_f1"] is io_span_scores
+    gold, pred = [["B-PER", "I-PER", "O"]], [["B-PER", "O", "O"]]
+    mine = Task(name="my_ner", format="tagging", scorer="span_f1", languages=("en",), metric="f1",
+                labels=("O", "B-PER", "I-PER"), hub=HubSource(path="x/y", converter="tagging_hub"))
+    ex = [{"id": "0", "tokens": ["a", "b", "c"], "tags": gold[0]}]
+    assert FORMAT.score(mine, ex, pred, "en") == span_scores(gold, pred)
     # plain tags: a run of one tag is one span; gold has 2 spans, the prediction finds 1 of its 2
     s = io_span_scores([["nam_loc", "nam_loc", "O", "state"]], [["nam_loc", "nam_loc", "state", "state"]])
     assert (s["precision"], s["recall"], s["accuracy"]) == (0.5, 0.5, 0.75)
 
 
 def test_export_format():
-    lines = FAMILY.export_lines(get_task("panx"), [{}, {}], [["B-PER", "I-PER"], ["O"]])
+    lines = FORMAT.export_lines(get_task("panx"), [{}, {}], [["B-PER", "I-PER"], ["O"]])
     assert "\n".join(lines) + "\n" == "B-PER\nI-PER\n\nO\n"

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from intertask.data import (DataSource, LeakageError, MalformedDataError, MissingDataError, assert_no_leakage,
-                            partition_ids, read_copa_jsonl, read_mrpc_txt, read_xnli_tsv, resolve_data_dir)
-from intertask.tasks import REGISTRY, UnknownLanguageError, UnknownTaskError, get_task
+                            partition_ids, resolve_data_dir)
+from intertask.readers.text import read_copa_jsonl, read_mrpc_txt, read_xnli_tsv
+from intertask.registry import REGISTRY, get_task
+from intertask.tasks import UnknownLanguageError, UnknownTaskError
 
 
 def test_unknown_task_suggests_closest():
@@ -40,7 +42,7 @@ def test_every_offline_task_reads(data_dir, name, split, n_min, n_labels):
     assert len(examples) >= n_min
     labels = {ex["label"] for ex in examples}
     assert labels == set(range(n_labels))
-    if task.family == "multiple_choice":
+    if task.format == "multiple_choice":
         assert all(len(ex["choices"]) == task.num_choices for ex in examples)
     else:
         assert all(ex["text_a"] and ex["text_b"] for ex in examples)

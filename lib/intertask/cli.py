@@ -7,7 +7,10 @@ import signal
 import sys
 from pathlib import Path
 
+from .data import resolve_data_dir
+from .run import export_predictions, make_report, run_study, status_table
 from .study import ParamsError, load_params
+from .verify import verify_notebook
 
 
 def _params(path: str) -> dict:
@@ -18,9 +21,6 @@ def _params(path: str) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .data import resolve_data_dir
-    from .run import make_report, run_study
-
     params = _params(args.params)
     base = Path(args.params).resolve().parent
     data_dir = None
@@ -40,8 +40,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .run import status_table
-
     params = _params(args.params)
     table = status_table(params, args.outputs)
     print(table.to_string(index=False))
@@ -51,8 +49,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .run import make_report
-
     params = _params(args.params)
     try:
         html = make_report(params, args.outputs, force=args.force)
@@ -63,16 +59,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import verify_notebook
-
     ok, lines = verify_notebook(Path(args.notebook))
     print("\n".join(lines))
     return 0 if ok else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .run import export_predictions
-
     params = _params(args.params)
     files = export_predictions(params, args.outputs, args.to, args.only)
     if not files:
@@ -84,6 +76,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare_model(args: argparse.Namespace) -> int:
+    # lazy: offline_model pulls numpy/safetensors conversion code; `intertask status` must stay light
     from .offline_model import ensure_offline_model
 
     print(ensure_offline_model())

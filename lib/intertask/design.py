@@ -14,7 +14,7 @@ import random
 from typing import Any
 
 from .languages import get_language
-from .tasks import REGISTRY, get_task
+from .registry import REGISTRY, get_task
 
 ARMS = ("english", "diverse")
 DESIGN_DEFAULTS: dict[str, Any] = {"type": "scaling", "pool": [], "k": [0, 1, 2], "draws": 2,

@@ -1,8 +1,8 @@
 """Shared featurization helpers: tokenizing pairs, dynamic padding, and batch orders that waste little.
 
 Features are plain dicts of Python lists (tokenized once per stage, never per epoch); tensors are
-made per batch, padded only to the longest sequence in that batch. Each format family's own
-featurizer lives in `intertask.families`.
+made per batch, padded only to the longest sequence in that batch. Each format's own
+featurizer lives in `intertask.formats`.
 """
 
 from __future__ import annotations
@@ -30,17 +30,9 @@ def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int, value_dtype=torch.
     return ids, mask
 
 
-def featurize(task: Any, examples: Sequence[dict], tokenizer: Any, max_length: int,
-              options: dict | None = None) -> list[Feature]:
-    from .families import get_family, task_options
-
-    return get_family(task.family).featurize(task, examples, tokenizer, max_length, task_options(task, options))
-
-
-def collate(task: Any, features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
-    from .families import get_family
-
-    return get_family(task.family).collate(features, pad_id)
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
 def length_sorted_batches(features: Sequence[Feature], batch_size: int) -> list[list[int]]:

@@ -32,7 +32,7 @@ import difflib
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Iterable
 
-from intertask.tasks import UnknownLanguageError
+from .tasks import UnknownLanguageError
 
 if TYPE_CHECKING:  # pandas is imported lazily, in language_frame()
     import pandas as pd
@@ -139,7 +139,7 @@ _TABLE: tuple[tuple[str, str, str, str, str, str], ...] = (
 
 LANGUAGES: dict[str, Language] = {row[0]: Language(*row) for row in _TABLE}
 
-# The 50 languages of XTREME-R (Ruder et al. 2021); every task in intertask.tasks uses a subset.
+# The 50 languages of XTREME-R (Ruder et al. 2021); every task in intertask.registry uses a subset.
 XTREME_R_LANGUAGES: tuple[str, ...] = tuple(sorted(LANGUAGES))
 
 # Other codes accepted by get_language: ISO 639-3 individual languages inside a macrolanguage (the

@@ -36,8 +36,6 @@ from typing import Hashable, Iterable, Mapping, Sequence
 import numpy as np
 
 __all__ = [
-    "XTREME_TASKS",
-    "XTREME_R_TASKS",
     "accuracy",
     "get_entities",
     "span_f1",
@@ -58,17 +56,9 @@ __all__ = [
     "task_average",
     "qa_task_metric",
     "xtreme_r_score",
+    "SCORERS",
+    "score",
 ]
-
-# Task identifiers as used by the official evaluate.py (XTREME) and the
-# XTREME-R task list (10 tasks).  Provided for convenience as `required_tasks`.
-XTREME_TASKS: tuple[str, ...] = (
-    "pawsx", "xnli", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba",
-)
-XTREME_R_TASKS: tuple[str, ...] = (
-    "xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "mewslix", "lareqa", "tatoeba",
-)
-
 
 # --------------------------------------------------------------------------- #
 # Classification
@@ -641,3 +631,99 @@ def xtreme_r_score(task_scores: Mapping[str, float], required_tasks: Sequence[st
         values.append(v)
     score = sum(values) / len(values) if values else None
     return {"score": score, "partial": bool(missing), "missing": missing}
+
+
+# --------------------------------------------------------------------------- #
+# The scorer table
+# --------------------------------------------------------------------------- #
+# One table from a scorer name to its function, as XTREME's evaluate.py keeps METRIC_FUNCS: a task
+# entry names its `scorer`, its format extracts (gold, predictions) in the shape below and looks the
+# function up here, so no code chooses a metric by a task's name. Every function returns named
+# fractions in [0, 1]; the first key is the one used for model selection.
+
+
+def accuracy_scores(gold: Sequence, predictions: Sequence, lang: str = "") -> dict[str, float]:
+    """Labels (classification, multiple choice; Tatoeba's pair indices): ``{"accuracy"}``."""
+    return {"accuracy": accuracy(predictions, gold)}
+
+
+def span_scores(gold: Sequence[Sequence[str]], predictions: Sequence[Sequence[str]], lang: str = "") -> dict[str, float]:
+    """Tag sequences in BIO (PAN-X): seqeval span F1 first."""
+    s = span_f1(gold, predictions)
+    return {"f1": s["f1"], "precision": s["precision"], "recall": s["recall"]}
+
+
+def pos_scores(gold: Sequence[Sequence[str]], predictions: Sequence[Sequence[str]], lang: str = "") -> dict[str, float]:
+    """UPOS tag sequences: XTREME's UD-POS number (seqeval F1 on raw tags) first, plus token accuracy."""
+    s = pos_f1(gold, predictions)
+    return {"f1": s["f1"], "precision": s["precision"], "recall": s["recall"],
+            "accuracy": token_accuracy(gold, predictions)}
+
+
+def io_span_scores(gold: Sequence[Sequence[str]], predictions: Sequence[Sequence[str]],
+                   lang: str = "") -> dict[str, float]:
+    """Plain per-token tags with an "O" (BIG-bench polish NER): a run of one tag is one span (IO).
+
+    Each tag T other than O is read as I-T, so seqeval's span F1 applies; accuracy is added.
+    """
+    def io(sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        return [[t if t == "O" else f"I-{t}" for t in s] for s in sentences]
+
+    s = span_f1(io(gold), io(predictions))
+    return {"f1": s["f1"], "precision": s["precision"], "recall": s["recall"],
+            "accuracy": token_accuracy(gold, predictions)}
+
+
+def squad_fraction_scores(gold: Mapping[Hashable, Sequence[str]], predictions: Mapping[Hashable, str],
+                          lang: str = "") -> dict[str, float]:
+    """Span QA with SQuAD v1.1 scoring (XQuAD, TyDiQA): ``{"f1", "exact_match"}`` as fractions.
+
+    The official scripts print percent; these are those numbers divided by 100, like every value in
+    the results table, so multi-task model selection never mixes 0-100 with 0-1 scales.
+    """
+    r = squad_scores(predictions, gold)
+    return {"f1": float(r["f1"]) / 100, "exact_match": float(r["exact_match"]) / 100}
+
+
+def mlqa_fraction_scores(gold: Mapping[Hashable, Sequence[str]], predictions: Mapping[Hashable, str],
+                         lang: str = "") -> dict[str, float]:
+    """Span QA with MLQA's language-aware normalisation (every MLQA language, English included)."""
+    r = mlqa_scores(predictions, gold, lang)
+    return {"f1": float(r["f1"]) / 100, "exact_match": float(r["exact_match"]) / 100}
+
+
+def bucc_scores(gold: Sequence[tuple[Hashable, Hashable]], predictions: Sequence[tuple[Hashable, Hashable, float]],
+                lang: str = "") -> dict[str, float]:
+    """Mined pairs ``(src, tgt, score)`` against gold pairs: F1 at the F1-optimal threshold (XTREME, dev)."""
+    r = bucc_f1(predictions, gold, threshold=None)
+    return {"f1": r["f1"], "precision": r["precision"], "recall": r["recall"], "threshold": r["threshold"]}
+
+
+MAP_K = 20  # XTREME-R scores LAReQA and Mewsli-X on the top 20
+
+
+def map_at_20_scores(gold: Sequence[Iterable], predictions: Sequence[Sequence], lang: str = "") -> dict[str, float]:
+    """Ranked candidate ids per query against each query's relevant ids (LAReQA, Mewsli-X): mAP@20."""
+    return {f"map@{MAP_K}": mean_average_precision_at_k(predictions, gold, MAP_K)}
+
+
+SCORERS: dict = {
+    "accuracy": accuracy_scores,
+    "span_f1": span_scores,
+    "pos": pos_scores,
+    "io_span_f1": io_span_scores,
+    "squad": squad_fraction_scores,
+    "mlqa": mlqa_fraction_scores,
+    "bucc_f1": bucc_scores,
+    "map@20": map_at_20_scores,
+}
+
+
+def score(scorer: str, gold, predictions, lang: str = "") -> dict[str, float]:
+    """``SCORERS[scorer](gold, predictions, lang)``; an unknown name lists the known ones."""
+    try:
+        fn = SCORERS[scorer]
+    except KeyError:
+        raise KeyError(f"unknown scorer {scorer!r}; the scorer table (intertask.metrics.SCORERS) has "
+                       f"{', '.join(sorted(SCORERS))}") from None
+    return fn(gold, predictions, lang)

@@ -1,4 +1,4 @@
-"""Loading encoders (hub id, local directory, the offline 4-bit e5 conversion) and one head per family."""
+"""Loading encoders (hub id, local directory, the offline 4-bit e5 conversion) and one head per task."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .features import mean_pool
+from .formats import get_format
+from .offline_model import ensure_offline_model, is_offline_model_id
 from .tasks import Task
 
 HEADS_FILE = "heads.safetensors"
@@ -21,8 +24,6 @@ class ModelNotFoundError(OSError):
 
 def resolve_model_path(name: str) -> str:
     """A path or hub id that `AutoModel.from_pretrained` accepts; offline ids are converted once."""
-    from .offline_model import ensure_offline_model, is_offline_model_id
-
     if is_offline_model_id(name):
         return str(ensure_offline_model())
     p = Path(name).expanduser()
@@ -65,26 +66,19 @@ def load_encoder(name: str) -> nn.Module:
         raise ModelNotFoundError(_not_found(name, e)) from e
 
 
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    m = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
-
-
 class EncoderWithHeads(nn.Module):
     """A shared encoder and one small head per task; each task's family decides how it is used."""
 
     def __init__(self, encoder: nn.Module, tasks: list[Task], pooling: str = "mean", dropout: float = 0.1):
         super().__init__()
-        from .families import get_family
-
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
         self.encoder = encoder
         self.pooling = pooling
         hidden = encoder.config.hidden_size
         self.tasks = {t.name: t for t in tasks}
-        self.families = {t.name: t.family for t in tasks}
-        heads = {t.name: get_family(t.family).make_head(t, hidden, dropout) for t in tasks}
+        self.formats = {t.name: t.format for t in tasks}
+        heads = {t.name: get_format(t.format).make_head(t, hidden, dropout) for t in tasks}
         self.heads = nn.ModuleDict({k: v for k, v in heads.items() if v is not None})
 
     def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -100,9 +94,7 @@ class EncoderWithHeads(nn.Module):
         return hidden[:, 0] if self.pooling == "cls" else mean_pool(hidden, attention_mask)
 
     def forward(self, task: str, batch: dict[str, torch.Tensor]) -> object:
-        from .families import get_family
-
-        return get_family(self.families[task]).forward(self, self.tasks[task], batch)
+        return get_format(self.formats[task]).forward(self, self.tasks[task], batch)
 
 
 def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
@@ -155,7 +147,7 @@ def save_checkpoint(model: EncoderWithHeads, tokenizer: Any, directory: Path, ex
     tokenizer.save_pretrained(tmp)
     heads = {k: v.detach().cpu().contiguous() for k, v in model.heads.state_dict().items()}
     save_file(heads, str(tmp / HEADS_FILE))
-    meta = {"families": model.families, "pooling": model.pooling, **(extra or {})}
+    meta = {"formats": model.formats, "pooling": model.pooling, **(extra or {})}
     (tmp / HEADS_META).write_text(json.dumps(meta, indent=2))
     if directory.exists():
         import shutil
@@ -172,16 +164,16 @@ def load_checkpoint(directory: str | Path, tasks: list[Task], pooling: str = "me
     """
     from safetensors.torch import load_file
 
-    from .families import get_family
-
     path = Path(directory)
     meta = json.loads((path / HEADS_META).read_text()) if (path / HEADS_META).exists() else None
-    need = [t.name for t in tasks if get_family(t.family).trainable]
+    need = [t.name for t in tasks if get_format(t.format).trainable]
     if need and meta is None:
         raise ModelNotFoundError(f"{directory} is not an intertask checkpoint (no {HEADS_META}); was its stage finished?")
-    missing = [n for n in need if n not in (meta or {}).get("families", {})]
+    # checkpoints written before the rename to "formats" name their heads under "families"
+    have = (meta or {}).get("formats", (meta or {}).get("families", {}))
+    missing = [n for n in need if n not in have]
     if missing:
-        raise ValueError(f"checkpoint {directory} has no head for {missing}; it has {list(meta['families'])}")
+        raise ValueError(f"checkpoint {directory} has no head for {missing}; it has {list(have)}")
     model = EncoderWithHeads(load_encoder(str(directory)), tasks, pooling=meta["pooling"] if meta else pooling)
     if need:
         state = load_file(str(path / HEADS_FILE))

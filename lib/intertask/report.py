@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .evaluate import RESULT_COLUMNS
+from .languages import families_of
+from .metrics import qa_task_metric, xtreme_r_score
+from .registry import REGISTRY, XTREME_R_TASKS
+from .results import RESULT_COLUMNS
 
 BASELINE = "none"
 
@@ -153,28 +156,23 @@ def task_scores(results: pd.DataFrame) -> pd.DataFrame:
     The task's main metric (registry `metric`) averaged over its languages; QA tasks combine F1 and
     exact match as `metrics.qa_task_metric` documents. Values are in points (x100).
     """
-    from .metrics import qa_task_metric
-    from .tasks import REGISTRY
-
     rows = []
     for (cond, seed, target), sub in results.groupby(["condition", "seed", "target_task"]):
         task = REGISTRY.get(target)
         per_metric = sub.groupby("metric")["value"].mean()
-        if task is not None and task.family == "span_qa" and {"f1", "exact_match"} <= set(per_metric.index):
+        if task is not None and task.format == "span_qa" and {"f1", "exact_match"} <= set(per_metric.index):
             value = qa_task_metric(per_metric["f1"], per_metric["exact_match"])
         else:
             metric = task.metric if task is not None and task.metric in per_metric.index else per_metric.index[0]
             value = per_metric[metric]
         rows.append({"condition": cond, "seed": seed, "target_task": target,
-                     "family": task.family if task else "?", "languages": sub["language"].nunique(),
+                     "format": task.format if task else "?", "languages": sub["language"].nunique(),
                      "score": 100 * float(value)})
     return pd.DataFrame(rows)
 
 
 def xtreme_r_table(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Per-task scores (rows: condition) with the XTREME-R score, partial where tasks are missing."""
-    from .metrics import XTREME_R_TASKS, xtreme_r_score
-
     ts = task_scores(results)
     if ts.empty:
         return pd.DataFrame(), "no results"
@@ -193,20 +191,18 @@ def xtreme_r_table(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return table, " ".join(notes) or "All ten XTREME-R tasks present."
 
 
-def family_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean task score per format family (rows: condition)."""
+def format_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean task score per format (rows: condition)."""
     ts = task_scores(results)
     if ts.empty:
         return pd.DataFrame()
-    return ts.groupby(["condition", "family"])["score"].mean().unstack("family")
+    return ts.groupby(["condition", "format"])["score"].mean().unstack("format")
 
 
 def gains_by_language_family(g: pd.DataFrame) -> pd.DataFrame:
     """Mean gain per target language family (rows: target task x condition), in points."""
     if g.empty:
         return pd.DataFrame()
-    from .languages import families_of
-
     fam = families_of(sorted(g["language"].unique()))
     g = g.assign(language_family=g["language"].map(fam).fillna("unknown"))
     return (g.groupby(["target_task", "condition", "language_family"])["gain"].mean() * 100).unstack(
@@ -215,8 +211,6 @@ def gains_by_language_family(g: pd.DataFrame) -> pd.DataFrame:
 
 def main_metric(results: pd.DataFrame) -> pd.DataFrame:
     """Only each task's main metric (registry `metric`), so gains and plots never mix metrics."""
-    from .tasks import REGISTRY
-
     keep = results.apply(lambda r: r["metric"] == getattr(REGISTRY.get(r["target_task"]), "metric", r["metric"]),
                          axis=1)
     return results[keep]

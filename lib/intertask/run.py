@@ -22,8 +22,10 @@ from typing import Any
 
 import pandas as pd
 
+from . import __version__
+from .design import task_language_family
 from .progress import ENV_STATUS, read_status
-from .study import Run, Stage, expand, stable_hash, study_dir
+from .study import Run, Stage, condition_rows, expand, stable_hash, study_dir
 
 STATUS = "status.json"
 
@@ -155,8 +157,6 @@ def code_version() -> dict:
     """The package version and, in a git checkout, the commit: which code produced a record."""
     import subprocess
 
-    from . import __version__
-
     out = {"intertask": __version__}
     try:
         root = Path(__file__).resolve().parents[2]
@@ -195,9 +195,6 @@ class Summary:
 
 def write_plan(params: dict, runs: list[Run], root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    from .design import task_language_family
-    from .study import condition_rows
-
     clean = {k: v for k, v in params.items() if not k.startswith("_")}
     _write_json(root / "study.json", clean)
     conditions = pd.DataFrame(condition_rows(params))

@@ -16,7 +16,9 @@ from typing import Any
 
 import yaml
 
-from .tasks import REGISTRY, UnknownTaskError, get_task
+from .design import DesignError, condition_row, expand_design
+from .registry import get_task
+from .tasks import UnknownTaskError
 
 OFFLINE_MODEL = "intertask/multilingual-e5-small-4bit"
 STAGE_SCHEMA = 1  # bump when a stage's meaning changes, so old caches are not reused
@@ -199,8 +201,6 @@ def load_params(path: str | Path) -> dict:
         raise ParamsError(f"{path}: study name {params['study']!r} may hold only letters, digits, _ . -")
     _check_types(params, path)
     if params["design"] is not None:
-        from .design import DesignError, expand_design
-
         if "intermediate" in given:
             raise ParamsError(f"{path}: give either 'intermediate' (conditions by hand) or 'design' (drawn), not both")
         try:
@@ -288,7 +288,7 @@ def expand(params: dict) -> list[Run]:
                     "model": params["model"], "tasks": inter_tasks, "seed": seed, **b["intermediate"], **tr,
                     "data_source": params["data_source"], "task_options": topts}, None))
             for target in params["targets"]:
-                retrieval = get_task(target).family == "retrieval"
+                retrieval = get_task(target).format == "retrieval"
                 given = dict(params["task_options"].get(target, {}))
                 budget = {k: given.pop(k, v) for k, v in b["target"].items()}
                 eval_budget = {k: given.pop(k, v) for k, v in b["eval"].items()}
@@ -319,15 +319,9 @@ def condition_rows(params: dict) -> list[dict]:
     """Metadata of every condition: drawn by a design, or described from hand-written conditions."""
     if params.get("_conditions"):
         return params["_conditions"]
-    from .design import condition_row
-
     return [condition_row(cond, tasks, "custom" if tasks else "baseline", len(tasks), 0)
             for cond, tasks in params["intermediate"].items()]
 
 
 def study_dir(params: dict, outputs: str | Path = "outputs") -> Path:
     return Path(outputs) / params["study"]
-
-
-def known_task_names() -> list[str]:
-    return sorted(REGISTRY)

@@ -11,12 +11,12 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from .families import EvalConfig, get_family, task_options
+from .formats import EvalConfig, get_format, task_options
 from .features import Feature, bucketed_batches
 from .models import EncoderWithHeads
 from .progress import progress
@@ -141,16 +141,16 @@ def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def dev_scores(model: EncoderWithHeads, dev_examples: dict[str, list[dict]], tokenizer: Any, cfg: EvalConfig,
                options: dict | None = None) -> dict[str, float]:
-    """Each task's main metric (its family's first) on its English dev examples."""
+    """Each task's main metric (its format's first) on its English dev examples."""
     scores = {}
     for name, examples in dev_examples.items():
         if examples:
             task = model.tasks[name]
-            family = get_family(task.family)
+            fmt = get_format(task.format)
             opts = task_options(task, (options or {}).get(name))
             task_cfg = EvalConfig(cfg.batch_size, int(opts.get("max_length", cfg.max_length)), cfg.device, opts)
-            preds = family.predict(model, task, examples, tokenizer, task_cfg)
-            scores[name] = float(next(iter(family.score(task, examples, preds, task.train_language).values())))
+            preds = fmt.predict(model, task, examples, tokenizer, task_cfg)
+            scores[name] = float(next(iter(fmt.score(task, examples, preds, task.train_language).values())))
     return scores
 
 
@@ -163,7 +163,7 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
         raise ValueError(f"no training examples for {empty}")
     set_seed(cfg.seed)
     acc = make_accelerator(cfg.mixed_precision)
-    families = {name: get_family(model.tasks[name].family) for name in train_features}
+    formats = {name: get_format(model.tasks[name].format) for name in train_features}
     rng = random.Random(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]
@@ -187,14 +187,14 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
         losses = []
         seen: dict[str, int] = {}
         for task, idx in batches:
-            family = families[task]
+            fmt = formats[task]
             loss_value = 0.0
             for piece in micro_batches(train_features[task], idx, cfg.max_tokens_per_step):
-                batch = family.collate([train_features[task][i] for i in piece], pad_id)
+                batch = fmt.collate([train_features[task][i] for i in piece], pad_id)
                 batch = {k: v.to(acc.device) for k, v in batch.items()}
                 with acc.autocast():
                     # each piece's mean loss, weighted by its share: the batch mean, as one piece would give
-                    loss = family.loss(model(task, batch), batch) * (len(piece) / len(idx))
+                    loss = fmt.loss(model(task, batch), batch) * (len(piece) / len(idx))
                 acc.backward(loss)
                 loss_value += loss.item()
             if cfg.max_grad_norm:
@@ -233,7 +233,3 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
         for rec in history:
             rec["selected"] = rec["epoch"] == best_epoch
     return history
-
-
-def config_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)

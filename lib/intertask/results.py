@@ -1,4 +1,4 @@
-"""Prediction per format family and the tidy results table (one row per language and metric)."""
+"""The tidy results table: one row per run, target task, language and metric (`results.csv`)."""
 
 from __future__ import annotations
 

@@ -9,12 +9,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..features import encode_pairs, length_sorted_batches, pad_sequences
-from ..metrics import accuracy
+from ..metrics import score
+from ..progress import progress
 from ..tasks import Task
-from .base import EvalConfig, Example, Family, Feature, register_family
+from .base import EvalConfig, Example, Feature, Format
 
 
-class Classification(Family):
+class Classification(Format):
     name = "classification"
 
     def featurize(self, task: Task, examples: Sequence[Example], tokenizer: Any, max_length: int,
@@ -43,8 +44,6 @@ class Classification(Family):
     def logits(self, model: Any, task: Task, features: Sequence[Feature], cfg: EvalConfig, pad_id: int,
                desc: str | None = None) -> list:
         """Outputs in the order of `features`, computed in length-sorted batches."""
-        from ..progress import progress
-
         was_training = model.training
         model.eval()
         out: list = [None] * len(features)
@@ -62,7 +61,7 @@ class Classification(Family):
         return [int(x.argmax()) for x in self.logits(model, task, feats, cfg, tokenizer.pad_token_id)]
 
     def score(self, task: Task, examples: Sequence[Example], predictions: list, lang: str) -> dict[str, float]:
-        return {"accuracy": accuracy(predictions, [ex["label"] for ex in examples])}
+        return score(task.scorer, [ex["label"] for ex in examples], predictions, lang)
 
     def export_lines(self, task: Task, examples: Sequence[Example], predictions: list) -> list[str]:
         # XTREME's evaluate.py reads one label string per line (XNLI: entailment/neutral/contradiction)
@@ -121,6 +120,3 @@ class MultipleChoice(Classification):
     def export_lines(self, task: Task, examples: Sequence[Example], predictions: list) -> list[str]:
         return [str(p) for p in predictions]
 
-
-register_family(Classification())
-register_family(MultipleChoice())

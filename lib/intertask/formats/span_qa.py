@@ -14,7 +14,6 @@ back to the original context characters.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,96 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import HUB_CONVERTERS, READERS, MalformedDataError, read_json
 from ..features import length_sorted_batches, pad_sequences
-from ..metrics import mlqa_scores, squad_scores
+from ..metrics import score
+from ..progress import progress
 from ..tasks import Task
-from .base import EvalConfig, Example, Family, Feature, register_family
+from .base import EvalConfig, Example, Feature, Format
 
 DEFAULTS = {"doc_stride": 128, "max_query_length": 64, "max_answer_length": 30, "n_best": 20}
-# XTREME's evaluate.py scores every MLQA language (English included) with MLQA's own script and
-# XQuAD / TyDiQA with SQuAD v1.1's; a task may override this with the option "scorer".
-MLQA_SCORED_TASKS = frozenset({"mlqa"})
 # finite stand-in for -inf on padding, so a fully masked row never yields NaN in cross entropy
 _MASKED = -1e9
-
-
-# ---------------------------------------------------------------------------------------------
-# reading
-
-
-def _check_answer(context: str, text: str, start: int, where: str) -> None:
-    found = context[start:start + len(text)]
-    if found != text:
-        # No real file in the bundle (XQuAD, MLQA dev, TyDiQA-GoldP) has a shifted offset, so a
-        # mismatch means a damaged or re-encoded file: refuse it rather than train on wrong labels.
-        raise MalformedDataError(
-            f"{where}: answer {text!r} is not at answer_start {start} of its context (found {found!r}); "
-            f"the file's character offsets do not match its text (re-encoded or edited file?)")
-
-
-def _answers(raw: Any, context: str, where: str) -> list[dict]:
-    if not isinstance(raw, list):
-        raise MalformedDataError(f"{where}: 'answers' must be a list, got {type(raw).__name__}")
-    out = []
-    for a in raw:
-        try:
-            text, start = a["text"], int(a["answer_start"])
-        except (KeyError, TypeError, ValueError):
-            raise MalformedDataError(f"{where}: answer {a!r} lacks a 'text' or an integer 'answer_start'") from None
-        _check_answer(context, text, start, where)
-        out.append({"text": text, "answer_start": start})
-    return out
-
-
-def read_squad_json(path: Path) -> list[Example]:
-    """SQuAD v1.1 JSON (XQuAD, MLQA, TyDiQA-GoldP): one example per question, offsets verified.
-
-    Question ids are kept as they are when they are unique in the file. The TyDiQA-GoldP files of
-    the offline bundle number questions per paragraph ("0", "1", ... repeat), so there every id
-    becomes "<article>-<paragraph>-<id>" (stable: it only depends on the file); "qid" keeps the original.
-    """
-    path = Path(path)
-    obj = read_json(path)
-    articles = obj.get("data") if isinstance(obj, dict) else None
-    if not isinstance(articles, list):
-        raise MalformedDataError(f"{path}: expected a SQuAD JSON object with a 'data' list of articles")
-    rows: list[tuple[str, Example]] = []
-    for a, article in enumerate(articles):
-        for p, para in enumerate(article.get("paragraphs", []) if isinstance(article, dict) else []):
-            try:
-                context, qas = para["context"], para["qas"]
-            except (KeyError, TypeError):
-                raise MalformedDataError(f"{path}: article {a} paragraph {p} lacks 'context' or 'qas'") from None
-            for qa in qas:
-                if not isinstance(qa, dict) or "id" not in qa or "question" not in qa:
-                    raise MalformedDataError(f"{path}: article {a} paragraph {p}: a question lacks 'id' or 'question'")
-                qid = str(qa["id"])
-                answers = _answers(qa.get("answers", []), context, f"{path}: question {qid!r}")
-                rows.append((f"{a}-{p}-{qid}", {"id": qid, "qid": qid, "context": context,
-                                                "question": qa["question"], "answers": answers}))
-    qids = [ex["id"] for _, ex in rows]
-    if len(set(qids)) != len(qids):
-        for unique_id, ex in rows:
-            ex["id"] = unique_id
-    return [ex for _, ex in rows]
-
-
-def squad_hub(row: dict) -> Example:
-    """A SQuAD-format hub row (SQuAD, XQuAD, MLQA, TyDiQA secondary_task) as an example.
-
-    The loader replaces "id" with a split-local one; "qid" keeps the dataset's question id, which
-    the benchmark's prediction files are keyed by.
-    """
-    raw = row.get("answers") or {"text": [], "answer_start": []}
-    answers = [{"text": t, "answer_start": s} for t, s in zip(raw["text"], raw["answer_start"])]
-    qid = str(row.get("id", ""))
-    return {"qid": qid, "context": row["context"], "question": row["question"],
-            "answers": _answers(answers, row["context"], f"hub row {qid!r}")}
-
-
-READERS["squad_json"] = read_squad_json
-HUB_CONVERTERS["squad_hub"] = squad_hub
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,10 +148,10 @@ def span_text(context: str, offsets: Sequence[tuple[int, int] | None], start: in
 
 
 # ---------------------------------------------------------------------------------------------
-# the family
+# the format
 
 
-class SpanQA(Family):
+class SpanQA(Format):
     name = "span_qa"
 
     def featurize(self, task: Task, examples: Sequence[Example], tokenizer: Any, max_length: int,
@@ -266,8 +184,6 @@ class SpanQA(Family):
     def window_logits(self, model: Any, task: Task, features: Sequence[Feature], cfg: EvalConfig,
                       pad_id: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """(start, end) logits of every window, in the order of `features`, trimmed to its length."""
-        from ..progress import progress
-
         was_training = model.training
         model.eval()
         out: list = [None] * len(features)
@@ -307,16 +223,14 @@ class SpanQA(Family):
         The official SQuAD v1.1 / MLQA scripts print percent; these are those numbers divided by 100
         (reports show points), so multi-task model selection never mixes 0-100 with 0-1 scales.
 
-        XQuAD and TyDiQA use SQuAD v1.1 scoring; MLQA uses MLQA's language-aware normalisation for
-        every language, English included, as XTREME's evaluate.py does.
+        The task's ``scorer`` picks the script: ``squad`` (SQuAD v1.1: XQuAD, TyDiQA) or ``mlqa`` (MLQA's
+        language-aware normalisation for every language, English included, as XTREME's evaluate.py does).
         """
         if len(predictions) != len(examples):
             raise ValueError(f"{task.name}: {len(predictions)} predictions for {len(examples)} examples")
         gold = {ex["id"]: [a["text"] for a in ex["answers"]] for ex in examples}
         preds = {ex["id"]: p for ex, p in zip(examples, predictions)}
-        scorer = task.options.get("scorer", "mlqa" if task.name in MLQA_SCORED_TASKS else "squad")
-        result = mlqa_scores(preds, gold, lang) if scorer == "mlqa" else squad_scores(preds, gold)
-        return {"f1": float(result["f1"]) / 100, "exact_match": float(result["exact_match"]) / 100}
+        return score(task.scorer, gold, preds, lang)
 
     def export_lines(self, task: Task, examples: Sequence[Example], predictions: list) -> str:
         """The benchmark's prediction file: a JSON object {question id: answer text}."""
@@ -326,5 +240,3 @@ class SpanQA(Family):
         keys = qids if all(qids) and len(set(qids)) == len(qids) else [ex["id"] for ex in examples]
         return json.dumps(dict(zip(keys, predictions)), ensure_ascii=False)
 
-
-register_family(SpanQA())

@@ -1,8 +1,8 @@
-"""What every format family provides; the training loop and evaluation only talk to this interface.
+"""What every format provides; the training loop and evaluation only talk to this interface.
 
-A family turns examples into features, features into batches, batches into outputs through its
+A format turns examples into features, features into batches, batches into outputs through its
 head, outputs into a loss (training) or into per-example predictions (evaluation), and predictions
-into the task's official metrics. Tasks never get code of their own: a task names its family.
+into the task's official metrics. Tasks never get code of their own: a task names its format.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from ..tasks import Task
+from ..tasks import Example, Task
 
 Feature = dict
-Example = dict
 
 
 @dataclass
@@ -27,8 +26,8 @@ class EvalConfig:
     extra: dict = field(default_factory=dict)  # the task's options (doc_stride, layer, ...) + shared context
 
 
-class Family:
-    """Base class; subclasses override what differs. `trainable=False` families (retrieval) have no head."""
+class Format:
+    """Base class; subclasses override what differs. `trainable=False` formats (retrieval) have no head."""
 
     name: str = ""
     trainable: bool = True
@@ -71,20 +70,3 @@ class Family:
 def task_options(task: Task, overrides: dict | None = None) -> dict:
     """The task's registry options with a study's overrides applied."""
     return {**dict(task.options), **(overrides or {})}
-
-
-_REGISTRY: dict[str, Family] = {}
-
-
-def register_family(family: Family) -> Family:
-    _REGISTRY[family.name] = family
-    return family
-
-
-def get_family(name: str) -> Family:
-    if not _REGISTRY:
-        from . import _load_all  # noqa: F401  (registers every family)
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise NotImplementedError(f"format family {name!r} is not implemented; have {sorted(_REGISTRY)}") from None

@@ -5,7 +5,6 @@ Each function does one step of the methods section, so a notebook reads as that 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +14,14 @@ import pandas as pd
 import torch
 
 from .data import DataSource, MissingDataError, assert_no_leakage, has_split, resolve_data_dir
-from .evaluate import RESULT_COLUMNS, result_rows
-from .families import EvalConfig, get_family, task_options
-from .features import Feature, featurize
+from .results import RESULT_COLUMNS, result_rows
+from .features import Feature
+from .formats import EvalConfig, featurize, get_format, task_options
 from .models import (EncoderWithHeads, checkpoint_meta, freeze, load_checkpoint, load_encoder, load_tokenizer,
                      save_checkpoint)
 from .progress import progress
-from .tasks import Task, get_task
+from .registry import get_task
+from .tasks import Task
 from .train import TrainConfig, set_seed, train
 
 
@@ -103,7 +103,7 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
     are written per language under `predictions/<task>/` in the benchmark's own file format.
     """
     task = get_task(target)
-    family = get_family(task.family)
+    fmt = get_format(task.format)
     if languages in ("all", None):
         langs = [lg for lg in task.languages if source.available(task, "test", lg)]
         absent = [lg for lg in task.languages if lg not in langs]
@@ -125,15 +125,15 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
     out = Path(output_dir)
     pred_dir = out / "predictions" / target
     pred_dir.mkdir(parents=True, exist_ok=True)
-    cfg.extra["context"] = family.prepare(model, task, source, langs, examples_per_language, tokenizer, cfg)
+    cfg.extra["context"] = fmt.prepare(model, task, source, langs, examples_per_language, tokenizer, cfg)
     rows = []
     for lang in progress(langs, desc=f"evaluate {target}", unit="lang"):
         examples = source.load(task, "test", lang, limit=examples_per_language)
         assert_no_leakage(seen, [ex["id"] for ex in examples], f"{target} test ({lang})")
-        preds = family.predict(model, task, examples, tokenizer, cfg)
-        scores = family.score(task, examples, preds, lang)
+        preds = fmt.predict(model, task, examples, tokenizer, cfg)
+        scores = fmt.score(task, examples, preds, lang)
         rows += result_rows(identity, target, lang, "test", scores, len(examples))
-        lines = family.export_lines(task, examples, preds)
+        lines = fmt.export_lines(task, examples, preds)
         (pred_dir / f"test-{lang}.{'json' if isinstance(lines, str) else 'tsv'}").write_text(
             lines if isinstance(lines, str) else "\n".join(lines) + "\n", encoding="utf-8")
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
@@ -141,15 +141,11 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
     return frame
 
 
-def write_json(path: str | Path, obj: Any) -> None:
-    Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
-
-
 def task_table(tasks: list[str]) -> pd.DataFrame:
-    """What each task is, for the record: family, metric, languages, source, citation."""
+    """What each task is, for the record: format, metric, languages, source, citation."""
     rows = []
     for name in tasks:
         t: Task = get_task(name)
-        rows.append({"task": t.name, "family": t.family, "metric": t.metric, "languages": len(t.languages),
+        rows.append({"task": t.name, "format": t.format, "metric": t.metric, "languages": len(t.languages),
                      "local": bool(t.local), "hub": t.hub.path if t.hub else "", "citation": t.citation})
     return pd.DataFrame(rows)

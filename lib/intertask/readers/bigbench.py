@@ -1,68 +1,23 @@
-"""The intermediate-task pool for scaling studies: native-language tasks beyond the English core.
+"""BIG-bench ``task.json`` files parsed back into the project's example shapes (span QA, tagging,
+classification), for the intermediate-task pool; and the pool's one extra hub converter (OCNLI).
 
-Importing this module registers, once, in `intertask.tasks.REGISTRY`:
-
-- ``tydiqa-ko``, ``tydiqa-sw``: TyDiQA-GoldP training files as Korean / Swahili span-QA tasks.
-- ``parsinlu-rc`` (fa), ``polish-ner`` (pl), ``multiemo-en`` / ``multiemo-pl``, ``disfl-qa`` (en):
-  BIG-bench ``task.json`` files parsed back into the project's example shapes (readers below).
-- ``udpos-<lang>`` for the 33 non-English UD dev files of the offline bundle (``UDPOS_DEV_LANGS``).
-  ``udpos-en`` is deliberately absent: ``dev-en.tsv`` is already the ``udpos`` task's dev split
-  (its early-stopping set), so an English UD intermediate task would reuse it.
-- hub-only ``kornli`` (ko), ``ocnli`` (zh) and ``squad`` (en).
-  CCG supertagging is not offered: CCGbank is LDC-licensed and not openly obtainable.
-
-and puts its readers into `intertask.data.READERS` (and one hub converter into ``HUB_CONVERTERS``).
-
-Leakage notes (``Task.dataset`` is what `study` compares to refuse a target's own data in a pool):
-``tydiqa-ko``/``-sw`` are the very files the ``tydiqa`` target evaluates ko/sw on (dataset "tydiqa");
-``udpos-<lang>`` are target-language UD data (dataset "ud", like the ``udpos`` target). Disfl-QA is
-built on SQuAD v2 dev, which contains 173 of XQuAD's 240 paragraphs (XQuAD and LAReQA evaluate on
-their translations): the Disfl-QA reader drops every example whose context is an XQuAD paragraph
-(`XQUAD_EN_CONTEXT_KEYS`), so ``disfl-qa`` is safe with XQuAD/LAReQA targets (and has its own dataset
-name). ``kornli`` is MultiNLI translated (dataset "mnli"); its dev/test (XNLI's items) are not used.
-
-`pool_frame` tabulates the pool's metadata; `OFFLINE_POOL` lists the tasks usable without internet.
+Disfl-QA is built on SQuAD v2 dev, which contains 173 of XQuAD's 240 paragraphs (XQuAD and LAReQA
+evaluate on their translations): its reader drops every example whose context is an XQuAD paragraph
+(`XQUAD_EN_CONTEXT_KEYS`), so ``disfl-qa`` is safe with XQuAD/LAReQA targets.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import re
-import sys
 from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
-from .tasks import NLI_LABELS, REGISTRY, HubSource, LocalSource, Task, register
+from ..tasks import NLI_LABELS, MalformedDataError
+from .text import read_json
 
-if TYPE_CHECKING:  # pandas is imported lazily, in pool_frame()
-    import pandas as pd
-
-__all__ = ["OFFLINE_POOL", "POOL_TASK_NAMES", "XTREME_TARGETS", "UDPOS_DEV_LANGS", "ParseResult",
-           "parse_parsinlu_rc", "parse_disfl_qa", "parse_polish_ner", "parse_multiemo", "parse_cached", "find_answer",
-           "ensure_registered", "pool_frame"]
-
-# The XTREME(-R) target tasks: never part of an intermediate pool.
-XTREME_TARGETS: tuple[str, ...] = ("xnli", "pawsx", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba",
-                                   "bucc", "lareqa", "mewslix")
-
-# Languages with an `xtreme/udpos/dev-<lang>.tsv` in the offline bundle, English excluded (see above).
-UDPOS_DEV_LANGS: tuple[str, ...] = ("af", "ar", "bg", "de", "el", "es", "et", "eu", "fa", "fi", "fr", "he", "hi", "hu",
-                                    "id", "it", "ja", "ko", "lt", "mr", "nl", "pl", "pt", "ro", "ru", "ta", "te", "tr",
-                                    "uk", "ur", "vi", "wo", "zh")
-
-QA_OPTIONS = {"max_length": 384, "doc_stride": 128, "max_query_length": 64, "max_answer_length": 30, "n_best": 20}
-TAGGING_OPTIONS = {"max_length": 128}
-ID_SPLIT = (0.9, 0.1, 0.0)
-
-# licenses as SOURCES.tsv of the offline bundle records them
-BIGBENCH_LICENSE = "Apache-2.0 (BIG-bench); see task README upstream"
-UD_LICENSE = "Universal Dependencies v2.5 treebank licenses (mostly CC BY-SA 4.0)"
-TYDIQA_LICENSE = "Apache-2.0"
-BIGBENCH_CITATION = "Srivastava et al. 2022, Beyond the Imitation Game (BIG-bench)"
 
 # MultiEmo's classes in the order of the file's `target_scores` keys.
 MULTIEMO_LABELS: tuple[str, ...] = ("ambivalent", "positive", "negative", "neutral")
@@ -131,23 +86,15 @@ class ParseResult(NamedTuple):
     dropped: dict[str, int]
 
 
-def _malformed(message: str) -> Exception:
-    from .data import MalformedDataError  # not at import: data may still be importing (data -> tasks -> pool)
-
-    return MalformedDataError(message)
-
-
 def _bigbench_examples(path: Path) -> list[dict]:
     """The `examples` list of a BIG-bench task.json (each a dict), or MalformedDataError naming the file."""
-    from .data import read_json  # not at import (see _malformed)
-
     obj = read_json(path)
     examples = obj.get("examples") if isinstance(obj, dict) else None
     if not isinstance(examples, list):
-        raise _malformed(f"{path}: expected a BIG-bench task.json object with an 'examples' list")
+        raise MalformedDataError(f"{path}: expected a BIG-bench task.json object with an 'examples' list")
     for i, ex in enumerate(examples):
         if not isinstance(ex, dict) or not isinstance(ex.get("input"), str):
-            raise _malformed(f"{path}: example {i}: expected an object with a string 'input'")
+            raise MalformedDataError(f"{path}: example {i}: expected an object with a string 'input'")
     return examples
 
 
@@ -155,7 +102,7 @@ def _targets(ex: dict, path: Path, i: int) -> list[str]:
     target = ex.get("target")
     targets = [target] if isinstance(target, str) else target
     if not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets):
-        raise _malformed(f"{path}: example {i}: 'target' must be a string or a non-empty list of strings, "
+        raise MalformedDataError(f"{path}: example {i}: 'target' must be a string or a non-empty list of strings, "
                          f"got {target!r}")
     return targets
 
@@ -236,11 +183,11 @@ def parse_parsinlu_rc(path: str | Path) -> ParseResult:
     for i, ex in enumerate(_bigbench_examples(path)):
         text = ex["input"].strip()
         if not (text.startswith(PARSINLU_PASSAGE) and text.endswith("'") and text.count(PARSINLU_QUESTION) == 1):
-            raise _malformed(f"{path}: example {i}: input cannot be split into passage and question "
+            raise MalformedDataError(f"{path}: example {i}: input cannot be split into passage and question "
                              f"(expected exactly \"passage: '...' question: '...'\"): {text[:80]!r}...")
         passage, question = text[len(PARSINLU_PASSAGE):-1].split(PARSINLU_QUESTION)
         if not passage.strip() or not question.strip():
-            raise _malformed(f"{path}: example {i}: empty passage or question")
+            raise MalformedDataError(f"{path}: example {i}: empty passage or question")
         answers = _answers(passage, _targets(ex, path, i), counts)
         if not answers:
             counts["dropped:no_answer_in_passage"] += 1
@@ -272,7 +219,7 @@ def parse_disfl_qa(path: str | Path) -> ParseResult:
     for i, ex in enumerate(_bigbench_examples(path)):
         text = ex["input"]
         if text.count(DISFL_CONTEXT) != 1:
-            raise _malformed(f"{path}: example {i}: input cannot be split into question and context "
+            raise MalformedDataError(f"{path}: example {i}: input cannot be split into question and context "
                              f"(expected exactly one {DISFL_CONTEXT!r}): {text[:80]!r}...")
         question, context = text.split(DISFL_CONTEXT)
         question, context = question.strip(), context.rstrip()
@@ -309,16 +256,16 @@ def parse_polish_ner(path: str | Path) -> ParseResult:
     for i, ex in enumerate(_bigbench_examples(path)):
         targets = _targets(ex, path, i)
         if len(targets) != 1:
-            raise _malformed(f"{path}: example {i}: expected one target string of tags, got {len(targets)}")
+            raise MalformedDataError(f"{path}: example {i}: expected one target string of tags, got {len(targets)}")
         tokens, tags = ex["input"].split(), targets[0].split()
         if len(tokens) != len(tags):
-            raise _malformed(f"{path}: example {i}: {len(tokens)} tokens but {len(tags)} tags")
+            raise MalformedDataError(f"{path}: example {i}: {len(tokens)} tokens but {len(tags)} tags")
         if not tokens:
             counts["dropped:empty"] += 1
             continue
         bad = sorted(set(tags) - known)
         if bad:
-            raise _malformed(f"{path}: example {i}: unknown tag(s) {bad}; known: {list(POLISH_NER_TAGS)}")
+            raise MalformedDataError(f"{path}: example {i}: unknown tag(s) {bad}; known: {list(POLISH_NER_TAGS)}")
         out.append({"id": str(i), "tokens": tokens, "tags": tags})
     return ParseResult(out, dict(counts))
 
@@ -330,16 +277,16 @@ def _multiemo_label(ex: dict, path: Path, i: int) -> int:
     scores = ex.get("target_scores")
     if scores is not None:
         if not isinstance(scores, dict) or scores.keys() != _MULTIEMO_LABEL_SET:
-            raise _malformed(f"{path}: example {i}: target_scores keys {sorted(scores) if isinstance(scores, dict) else scores!r}"
+            raise MalformedDataError(f"{path}: example {i}: target_scores keys {sorted(scores) if isinstance(scores, dict) else scores!r}"
                              f" are not the labels {list(MULTIEMO_LABELS)}")
         best = max(scores.values())
         winners = [k for k, v in scores.items() if v == best]
         if len(winners) != 1:
-            raise _malformed(f"{path}: example {i}: target_scores has no single best label: {scores}")
+            raise MalformedDataError(f"{path}: example {i}: target_scores has no single best label: {scores}")
         return MULTIEMO_LABELS.index(winners[0])
     targets = _targets(ex, path, i)
     if len(targets) != 1 or targets[0].strip() not in MULTIEMO_LABELS:
-        raise _malformed(f"{path}: example {i}: target {targets!r} is not one of {list(MULTIEMO_LABELS)}")
+        raise MalformedDataError(f"{path}: example {i}: target {targets!r} is not one of {list(MULTIEMO_LABELS)}")
     return MULTIEMO_LABELS.index(targets[0].strip())
 
 
@@ -363,7 +310,7 @@ def parse_multiemo(path: str | Path) -> ParseResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# readers (path -> examples) for intertask.data.READERS
+# readers (path -> examples), memoized per file version
 
 
 _REPORTED: set[str] = set()
@@ -409,13 +356,6 @@ read_disfl_qa = _reader(parse_disfl_qa)
 read_polish_ner = _reader(parse_polish_ner)
 read_multiemo = _reader(parse_multiemo)
 
-POOL_READERS: dict[str, Callable[[Path], list[dict]]] = {
-    "bigbench_parsinlu_rc": read_parsinlu_rc,
-    "bigbench_disfl_qa": read_disfl_qa,
-    "bigbench_polish_ner": read_polish_ner,
-    "bigbench_multiemo": read_multiemo,
-}
-
 
 def ocnli_hub(row: dict) -> dict | None:
     """A clue/clue ``ocnli`` row -> classification example with NLI_LABELS ids (None: no gold label)."""
@@ -424,224 +364,3 @@ def ocnli_hub(row: dict) -> dict | None:
         return None  # -1: the hidden test labels / no annotator majority
     return {"text_a": row["sentence1"], "text_b": row["sentence2"],
             "label": NLI_LABELS.index(OCNLI_HUB_LABELS[label])}
-
-
-POOL_HUB_CONVERTERS: dict[str, Callable[[dict], dict | None]] = {"ocnli_hub": ocnli_hub}
-
-
-def _install_codecs() -> bool:
-    """Put the pool's readers and converters into intertask.data; False while data is mid-import.
-
-    (When `intertask.data` is imported first, it imports tasks, whose last line imports this
-    module before data has defined READERS; the pool's sources then install on first use.)
-    """
-    data = sys.modules.get(f"{__package__}.data")
-    if data is None:
-        data = importlib.import_module(f"{__package__}.data")
-    readers, converters = getattr(data, "READERS", None), getattr(data, "HUB_CONVERTERS", None)
-    if readers is None or converters is None:
-        return False
-    for name, fn in POOL_READERS.items():
-        if readers.get(name) is not fn:
-            readers[name] = fn
-    for name, fn in POOL_HUB_CONVERTERS.items():
-        if converters.get(name) is not fn:
-            converters[name] = fn
-    return True
-
-
-@dataclass(frozen=True)
-class PoolLocalSource(LocalSource):
-    """A LocalSource whose reader is installed in `data.READERS` by the time it is looked up."""
-
-    def __getattribute__(self, name: str) -> Any:
-        if name == "reader":
-            _install_codecs()
-        return super().__getattribute__(name)
-
-
-@dataclass(frozen=True)
-class PoolHubSource(HubSource):
-    """A HubSource whose converter is installed in `data.HUB_CONVERTERS` by the time it is looked up."""
-
-    def __getattribute__(self, name: str) -> Any:
-        if name == "converter":
-            _install_codecs()
-        return super().__getattribute__(name)
-
-
-# ---------------------------------------------------------------------------------------------
-# the tasks
-
-
-def _pool_tasks() -> list[Task]:
-    tasks: list[Task] = []
-    for lang, name in (("ko", "Korean"), ("sw", "Swahili")):
-        tasks.append(Task(
-            name=f"tydiqa-{lang}", family="span_qa", dataset="tydiqa", languages=(lang,), train_language=lang,
-            metric="f1", options=dict(QA_OPTIONS), id_split=ID_SPLIT,
-            local=PoolLocalSource(reader="squad_json", files={
-                "all": f"xtreme/tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.{lang}.train.json"}),
-            description=f"TyDiQA-GoldP {name} training file as a native-language span-QA intermediate task, "
-            f"split by id 90/10 into train/dev. The same items are the `tydiqa` target's {lang} test data "
-            f"(dataset 'tydiqa'): never use both in one study.",
-            citation="Clark et al. 2020, TyDi QA", license=TYDIQA_LICENSE,
-        ))
-    tasks.append(Task(
-        name="parsinlu-rc", family="span_qa", dataset="parsinlu", languages=("fa",), train_language="fa",
-        metric="f1", options=dict(QA_OPTIONS), id_split=ID_SPLIT,
-        local=PoolLocalSource(reader="bigbench_parsinlu_rc",
-                              files={"all": "bigbench/parsinlu_reading_comprehension/task.json"}),
-        description="ParsiNLU reading comprehension (Persian), 518 extractive questions from BIG-bench, parsed "
-        "back into passage/question/answer spans; split by id 90/10.",
-        citation=f"Khashabi et al. 2021, ParsiNLU; {BIGBENCH_CITATION}", license=BIGBENCH_LICENSE,
-    ))
-    tasks.append(Task(
-        name="polish-ner", family="tagging", dataset="polish_sequence_labeling", languages=("pl",),
-        train_language="pl", metric="f1", labels=POLISH_NER_TAGS, options=dict(TAGGING_OPTIONS), id_split=ID_SPLIT,
-        local=PoolLocalSource(reader="bigbench_polish_ner", files={"all": "bigbench/polish_sequence_labeling/task.json"}),
-        description="Polish named entities, temporal expressions and events (BIG-bench polish_sequence_labeling): "
-        "one plain (non-BIO) tag per token, 25 tags; split by id 90/10.",
-        citation=f"{BIGBENCH_CITATION}, task polish_sequence_labeling", license=BIGBENCH_LICENSE,
-    ))
-    for lang, name in (("en", "English"), ("pl", "Polish")):
-        tasks.append(Task(
-            name=f"multiemo-{lang}", family="classification", dataset="multiemo", languages=(lang,),
-            train_language=lang, metric="accuracy", labels=MULTIEMO_LABELS, id_split=ID_SPLIT,
-            local=PoolLocalSource(reader="bigbench_multiemo", files={"all": f"bigbench/multiemo/all_sentence_{lang}/task.json"}),
-            description=f"MultiEmo sentence-level sentiment, {name} (4 classes; BIG-bench multiemo/all_sentence_{lang}). "
-            "The en and pl files are sentence-aligned translations (same ids, dataset 'multiemo'); split by id 90/10.",
-            citation=f"Kocoń et al. 2021, MultiEmo; {BIGBENCH_CITATION}", license=BIGBENCH_LICENSE,
-        ))
-    tasks.append(Task(
-        name="disfl-qa", family="span_qa", dataset="disfl-qa", languages=("en",), train_language="en",
-        metric="f1", options=dict(QA_OPTIONS), id_split=ID_SPLIT,
-        local=PoolLocalSource(reader="bigbench_disfl_qa", files={"all": "bigbench/disfl_qa/task.json"}),
-        description="Disfl-QA (SQuAD v2 dev questions rewritten with disfluencies), BIG-bench version: answer "
-        "spans located in the context; unanswerable questions and XQuAD's paragraphs dropped; split by id 90/10.",
-        citation=f"Gupta et al. 2021, Disfl-QA; {BIGBENCH_CITATION}", license=BIGBENCH_LICENSE,
-    ))
-    for lang in UDPOS_DEV_LANGS:
-        tasks.append(Task(
-            name=f"udpos-{lang}", family="tagging", dataset="ud", languages=(lang,), train_language=lang,
-            metric="f1", options=dict(TAGGING_OPTIONS), id_split=ID_SPLIT,
-            local=PoolLocalSource(reader="conll_tsv", files={"all": f"xtreme/udpos/dev-{lang}.tsv"}),
-            description=f"UD v2.5 POS tagging from the {lang} dev file of XTREME's UD-POS, split by id 90/10. "
-            "Target-language UD data: dataset 'ud', like the `udpos` target.",
-            citation="Nivre et al. 2020 (UD v2.5); Hu et al. 2020 (XTREME)", license=UD_LICENSE,
-        ))
-    # ---- hub-only -------------------------------------------------------------------------------
-    # CCG supertagging: CCGbank is distributed by the LDC under licence only; no entry.
-    tasks.append(Task(
-        name="kornli", family="classification", dataset="mnli", languages=("ko",), train_language="ko",
-        metric="accuracy", labels=NLI_LABELS, size_hint=392702,
-        hub=PoolHubSource(path="kakaobrain/kor_nli", name="multi_nli", converter="nli_hub", splits={"train": "train"},
-                          revision="3e0e4626f66911b344c490c26e3cc07e6c3bb0f9"),
-        description="Hub only. KorNLI: MultiNLI's training set machine-translated into Korean (dataset 'mnli'). "
-        "Train split only: KorNLI's dev/test are XNLI's dev/test in Korean, i.e. the xnli target's items.",
-        citation="Ham et al. 2020, KorNLI and KorSTS", license="CC BY-SA 4.0",
-    ))
-    tasks.append(Task(
-        name="ocnli", family="classification", dataset="ocnli", languages=("zh",), train_language="zh",
-        metric="accuracy", labels=NLI_LABELS,
-        hub=PoolHubSource(path="clue/clue", name="ocnli", converter="ocnli_hub",
-                          splits={"train": "train", "dev": "validation"},
-                          revision="7a92286c90a77a495dcaeba0fe34939053ef7dc5"),
-        description="Hub only. OCNLI: original (untranslated) Chinese NLI from CLUE; labels remapped to "
-        "entailment/neutral/contradiction; the test labels are hidden, so train and validation only.",
-        citation="Hu et al. 2020, OCNLI: Original Chinese Natural Language Inference", license="unknown (hub card); see CLUEbenchmark/OCNLI",
-    ))
-    tasks.append(Task(
-        name="squad", family="span_qa", dataset="squad", languages=("en",), train_language="en",
-        metric="f1", options=dict(QA_OPTIONS), size_hint=87599,
-        hub=PoolHubSource(path="rajpurkar/squad", converter="squad_hub", splits={"train": "train", "dev": "validation"}),
-        description="Hub only. SQuAD v1.1. Its validation set (used for early stopping, as XQuAD's own English "
-        "training does) contains XQuAD's English paragraphs.",
-        citation="Rajpurkar et al. 2016, SQuAD", license="CC BY-SA 4.0",
-    ))
-    return tasks
-
-
-POOL_TASKS: tuple[Task, ...] = tuple(_pool_tasks())
-POOL_TASK_NAMES: tuple[str, ...] = tuple(t.name for t in POOL_TASKS)
-
-
-def ensure_registered() -> tuple[str, ...]:
-    """Register the pool's tasks (once) and install its readers; returns the pool's task names.
-
-    Safe to call any number of times and after a module reload: a task already registered with the
-    same definition is left alone; a *different* task under one of these names is an error.
-    """
-    for task in POOL_TASKS:
-        existing = REGISTRY.get(task.name)
-        if existing is None:
-            register(task)
-        elif existing != task and repr(existing) != repr(task):  # repr: equal across module reloads
-            raise ValueError(f"task {task.name!r} is already registered with another definition; "
-                             f"intertask.pool cannot register its own {task.name!r}")
-    _install_codecs()
-    return POOL_TASK_NAMES
-
-
-ensure_registered()
-
-# Tasks usable without internet (local data in the offline bundle), English and non-English alike.
-OFFLINE_POOL: list[str] = [name for name, t in REGISTRY.items() if name not in XTREME_TARGETS and t.local is not None]
-
-
-# ---------------------------------------------------------------------------------------------
-# metadata
-
-
-POOL_COLUMNS = ["task", "language", "language_family", "genus", "script", "format_family", "dataset", "source",
-                "size", "size_hint", "license", "citation", "description"]
-
-
-def _train_size(task: Task, data_dir: Path | None) -> int | None:
-    """Training examples readable from local files under `data_dir`, else None."""
-    if data_dir is None or task.local is None:
-        return None
-    from .data import READERS, DataSource
-
-    source = DataSource(data_dir, "local")
-    if not source.available(task, "train", task.train_language):
-        return None
-    if task.local.reader not in READERS:
-        try:
-            importlib.import_module(f"{__package__}.families")  # registers the families' readers
-        except ImportError:
-            return None
-        if task.local.reader not in READERS:  # a family still being written
-            return None
-    return len(source.load(task, "train"))
-
-
-def pool_frame(data_dir: str | Path | None = None) -> "pd.DataFrame":
-    """One row per intermediate-capable task (XTREME targets excluded) with language and data metadata.
-
-    `size` counts training examples from local files under `data_dir` (default: $INTERTASK_DATA);
-    it is None where the task has no local data there. Reading every file takes a few seconds.
-    """
-    import pandas as pd
-
-    from .data import resolve_data_dir
-    from .languages import get_language
-
-    ensure_registered()
-    root = Path(data_dir).expanduser().resolve() if data_dir else resolve_data_dir()
-    rows = []
-    for name, task in REGISTRY.items():
-        if name in XTREME_TARGETS:
-            continue
-        lang = get_language(task.train_language)
-        rows.append({
-            "task": name, "language": task.train_language, "language_family": lang.family, "genus": lang.genus,
-            "script": lang.script, "format_family": task.family, "dataset": task.dataset,
-            "source": "local+hub" if task.local and task.hub else ("local" if task.local else "hub"),
-            "size": _train_size(task, root), "size_hint": task.size_hint, "license": task.license,
-            "citation": task.citation, "description": task.description,
-        })
-    frame = pd.DataFrame(rows, columns=POOL_COLUMNS)
-    frame["size"] = frame["size"].astype("Int64")
-    frame["size_hint"] = frame["size_hint"].astype("Int64")
-    return frame
