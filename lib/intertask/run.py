@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__
+from .contracts import CONTRACTS
 from .design import task_language_family
 from .progress import ENV_STATUS, read_status
 from .study import Run, Stage, condition_rows, expand, stable_hash, study_dir
@@ -75,7 +76,10 @@ def stage_folder(root: Path, stage: Stage) -> Path:
 
 
 def injected_parameters(stage: Stage, data_dir: str | None) -> dict:
-    """The notebook's parameters; paths are relative to the stage folder, so records are portable."""
+    """The notebook's parameters, checked against the stage's contract (`intertask.contracts`).
+
+    Paths are relative to the stage folder, so records are portable.
+    """
     p = dict(stage.parameters)
     p["output_dir"] = "."
     p["data_dir"] = data_dir
@@ -85,7 +89,7 @@ def injected_parameters(stage: Stage, data_dir: str | None) -> dict:
     if stage.kind == "evaluate":
         # retrieval without intermediate training reads the pretrained model itself
         p["checkpoint"] = f"../{stage.parent.dirname}/checkpoint" if stage.parent else stage.parameters["model"]
-    return p
+    return CONTRACTS[stage.kind].checked(p, stage.kind).as_dict()
 
 
 class _StatusTicker:
@@ -238,13 +242,14 @@ def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | Non
     from tqdm.std import tqdm
 
     root = study_dir(params, outputs)
-    runs = expand(params)
+    every = expand(params)  # once per command: the plan, the runs and the results table share it
+    runs = every
     if only:
         unknown = sorted(set(only) - {r.id for r in runs})
         if unknown:
             raise ValueError(f"unknown run id(s) {unknown}; this study's runs: {', '.join(r.id for r in runs)}")
         runs = [r for r in runs if r.id in only]
-    write_plan(params, expand(params), root)
+    write_plan(params, every, root)
     summary = Summary()
     start = time.time()
     bar = tqdm(total=len(runs), desc=f"{params['study']} runs", unit="run", file=sys.stderr, dynamic_ncols=True)
@@ -263,7 +268,7 @@ def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | Non
                     break
             if outcome == "done":
                 summary.done.append(run.id)
-            collect_results(root, expand(params))
+            collect_results(root, every)
             bar.update(1)
     finally:
         bar.close()

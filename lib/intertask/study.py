@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
+from .contracts import OFFLINE_MODEL
 from .design import DesignError, condition_row, expand_design
 from .registry import get_task
 from .tasks import UnknownTaskError
 
-OFFLINE_MODEL = "intertask/multilingual-e5-small-4bit"
 STAGE_SCHEMA = 1  # bump when a stage's meaning changes, so old caches are not reused
 
 DEFAULTS: dict[str, Any] = {

@@ -11,7 +11,7 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -47,6 +47,18 @@ class TrainConfig:
     # length) is run as several micro-batches with accumulated gradients. Cosmos QA at batch 32 needs
     # ~14 GB in one piece on CPU. Set INTERTASK_MAX_TOKENS_PER_STEP (0: never split) to change it.
     max_tokens_per_step: int = field(default_factory=lambda: int(os.environ.get("INTERTASK_MAX_TOKENS_PER_STEP", 4096)))
+
+    @classmethod
+    def from_params(cls, params: Any) -> "TrainConfig":
+        """The training settings of a stage's parameters (`contracts.IntermediateParams` / `TargetParams`).
+
+        Every TrainConfig field the stage declares is taken by name; a target stage's `options` are
+        its one task's options (for dev scoring).
+        """
+        values = {f.name: getattr(params, f.name) for f in fields(cls) if hasattr(params, f.name)}
+        if hasattr(params, "target") and hasattr(params, "options"):
+            values["task_options"] = {params.target: params.options}
+        return cls(**values)
 
 
 def set_seed(seed: int) -> None:
