@@ -67,7 +67,7 @@ def load_encoder(name: str) -> nn.Module:
 
 
 class EncoderWithHeads(nn.Module):
-    """A shared encoder and one small head per task; each task's family decides how it is used."""
+    """A shared encoder and one small head per task; each task's format decides how it is used."""
 
     def __init__(self, encoder: nn.Module, tasks: list[Task], pooling: str = "mean", dropout: float = 0.1):
         super().__init__()
