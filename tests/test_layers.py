@@ -137,3 +137,35 @@ def test_task_and_data_layers_never_import_torch(module):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]", f"{module} imported {proc.stdout.strip()}"
+
+
+def test_every_registry_entry_names_rows_of_the_tables():
+    """A task is data: its format, reader, hub converter, scorer and benchmarks must exist in their one table."""
+    from intertask.formats import IMPLEMENTATIONS
+    from intertask.metrics import SCORERS
+    from intertask.readers import HUB_CONVERTERS, READERS
+    from intertask.registry import REGISTRY, XTREME_R_TASKS, benchmark_tasks
+
+    for task in REGISTRY.values():
+        assert task.format in IMPLEMENTATIONS, task.name
+        assert task.scorer in SCORERS, task.name
+        assert task.local is None or task.local.reader in READERS, task.name
+        assert task.hub is None or task.hub.converter in HUB_CONVERTERS, task.name
+        assert set(task.benchmarks) <= {"xtreme", "xtreme-r"}, task.name
+    assert len(XTREME_R_TASKS) == 10 and "bucc" not in XTREME_R_TASKS and "xcopa" in XTREME_R_TASKS
+    assert set(benchmark_tasks("xtreme")) == {"xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc",
+                                              "tatoeba"}
+
+
+def test_no_code_branches_on_a_task_name():
+    """The README's rule, checked in the source: no comparison of a task's `.name` with a string literal."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                named = any(isinstance(s, ast.Attribute) and s.attr == "name" for s in sides)
+                literal = any(isinstance(s, (ast.Constant, ast.Set, ast.Tuple, ast.List)) for s in sides)
+                if named and literal:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not offenders, offenders

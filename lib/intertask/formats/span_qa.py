@@ -24,10 +24,10 @@ from torch import nn
 from ..features import length_sorted_batches, pad_sequences
 from ..metrics import score
 from ..progress import progress
+from ..registry.options import QA_OPTIONS
 from ..tasks import Task
 from .base import EvalConfig, Example, Feature, Format
 
-DEFAULTS = {"doc_stride": 128, "max_query_length": 64, "max_answer_length": 30, "n_best": 20}
 # finite stand-in for -inf on padding, so a fully masked row never yields NaN in cross entropy
 _MASKED = -1e9
 
@@ -37,7 +37,8 @@ _MASKED = -1e9
 
 
 def _opt(options: dict | None, key: str) -> int:
-    return int((options or {}).get(key, DEFAULTS[key]))
+    # a task without its own QA options gets the registry's (XTREME's run_squad.py settings)
+    return int((options or {}).get(key, QA_OPTIONS[key]))
 
 
 def _truncate_questions(tokenizer: Any, questions: list[str], limit: int) -> tuple[list[str], list[int]]:
