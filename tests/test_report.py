@@ -46,7 +46,37 @@ def test_xtreme_r_score_is_marked_partial(results):
     table, note = report.xtreme_r_table(results)
     assert table.loc["none", "XTREME-R"] == pytest.approx((50 + 60) / 2)
     assert table.loc["none", "score type"] == "partial"
-    assert "missing xcopa, udpos, panx, mlqa, tydiqa, mewslix, lareqa, tatoeba" in note
+    assert "missing xcopa, udpos, panx, mlqa, tydiqa, tatoeba, mewslix, lareqa" in note
+    # a task evaluated on part of its language list is flagged too
+    assert "xnli 12 of 15 (ar, bg, el, es, fr, hi, ru, th, tr, ur, vi, zh)" in note
+    assert "xquad 10 of 12 (es, el, ru, tr, ar, vi, th, zh, hi, ro)" in note
+
+
+def test_benchmark_table_flags_missing_languages_and_scores_both_ways(results):
+    t = report.benchmark_table(results, "xtreme-r").loc["none"]
+    xnli = t.loc[("classification", "xnli")]
+    assert xnli["languages"] == "3/15" and xnli["score (evaluated)"] == pytest.approx(50)
+    assert pd.isna(xnli["score (benchmark list)"])  # the benchmark's own average needs all 15
+    assert xnli["missing languages"].startswith("ar, bg, el")
+    assert t.loc[("classification", "xcopa"), "missing languages"] == "task not evaluated"
+    assert list(t.index.get_level_values("group").unique()) == [
+        "classification", "structured prediction", "question answering", "retrieval"]
+    # every language of the list evaluated: the two scores differ by the language outside the list
+    full = rows("none", "pawsx", "accuracy", {lg: 0.5 for lg in ("de", "en", "es", "fr", "ja", "ko", "zh")})
+    full += rows("none", "pawsx", "accuracy", {"sw": 0.1})
+    x = report.load_results_frame(pd.DataFrame(full, columns=RESULT_COLUMNS))
+    paws = report.benchmark_table(x, "xtreme").loc[("none", "classification", "pawsx")]
+    assert paws["languages"] == "7/7" and paws["missing languages"] == "none" and paws["outside the list"] == "sw"
+    assert paws["score (benchmark list)"] == pytest.approx(50)
+    assert paws["score (evaluated)"] == pytest.approx(100 * (0.5 * 7 + 0.1) / 8)
+    assert report.benchmarks_in(x) == ["xtreme"] and report.benchmarks_in(results) == ["xtreme-r", "xtreme"]
+
+
+def test_group_table_follows_xtreme_r_grouping(results):
+    table, note = report.group_table(results, "xtreme-r")
+    assert list(table.columns) == ["classification", "question answering"]
+    assert table.loc["none", "question answering"] == pytest.approx(60)  # xquad alone: (70 + 50) / 2
+    assert "classification: xcopa" in note and "retrieval: tatoeba, mewslix, lareqa" in note
 
 
 def test_plots_are_written(results, tmp_path):

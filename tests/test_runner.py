@@ -170,6 +170,12 @@ def test_export_predictions_in_benchmark_layout(finished_study, tmp_path, capsys
                      "none__s1/xnli/test-de.tsv", "none__s1/xnli/test-en.tsv"]
     lines = (tmp_path / "sub/none__s1/xnli/test-de.tsv").read_text().splitlines()
     assert len(lines) == 16 and set(lines) <= {"entailment", "neutral", "contradiction"}
+    capsys.readouterr()
+    assert cli.main(["export-predictions", str(params), "--outputs", str(outputs), "--to", str(tmp_path / "r"),
+                     "--benchmark", "xtreme-r"]) == 0
+    out = capsys.readouterr().out
+    assert "none__s1: 2 files: INCOMPLETE XTREME-R submission" in out and "missing task xcopa (11 languages)" in out
+    assert "xnli: missing 13 of 15 languages: ar, bg, el, es, fr, hi, ru, sw, th, tr, ur, vi, zh" in out
 
 
 def test_scaling_design_runs_end_to_end(tiny_model, data_dir, tmp_path):

@@ -66,12 +66,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     params = _params(args.params)
-    files = export_predictions(params, args.outputs, args.to, args.only)
-    if not files:
+    try:
+        report = export_predictions(params, args.outputs, args.to, args.only, args.benchmark)
+    except ValueError as e:  # an unknown benchmark, or a prediction file that cannot be converted
+        sys.exit(f"error: {e}")
+    left_out = sorted({t for m in report.models for t in m.left_out})
+    if not report.files and left_out and report.benchmark:
+        sys.exit(f"error: none of the evaluated tasks ({', '.join(left_out)}) is part of {report.benchmark.title}; "
+                 f"its tasks: {', '.join(report.benchmark.task_names)}")
+    if not report.files:
         sys.exit(f"error: no finished evaluation with predictions in {Path(args.outputs) / params['study']}; "
                  f"run `intertask run {args.params}` first")
-    folders = sorted({f.parent.parent for f in files})
-    print(f"{len(files)} prediction files in {len(folders)} model folder(s) under {args.to}")
+    print(report.text())
     return 0
 
 
@@ -116,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to", required=True, help="destination folder")
     p.add_argument("--outputs", default="outputs")
     p.add_argument("--only", nargs="+", metavar="RUN", help="only these run ids")
+    p.add_argument("--benchmark", choices=["xtreme", "xtreme-r"],
+                   help="write only this benchmark's tasks and say, per task, which of its languages are missing")
     p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("prepare-model", help="convert the offline 4-bit multilingual-e5-small once")

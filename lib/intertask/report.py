@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from .benchmarks import XTREME_R, benchmarks_of, get_benchmark
 from .languages import families_of
 from .metrics import qa_task_metric, xtreme_r_score
-from .registry import REGISTRY, XTREME_R_TASKS
+from .registry import REGISTRY
 from .results import RESULT_COLUMNS
 
 BASELINE = "none"
@@ -147,7 +148,16 @@ def summary_text(results: pd.DataFrame, g: pd.DataFrame) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# the benchmark view: one number per task, per family, and the XTREME-R score
+# the benchmark view: one number per task, per benchmark group, and the XTREME-R score
+
+
+def _main_value(target: str, per_metric: pd.Series) -> float:
+    """The task's one number from its metrics: QA as (F1 + EM) / 2 (`metrics.qa_task_metric`), else its main metric."""
+    task = REGISTRY.get(target)
+    if task is not None and task.format == "span_qa" and {"f1", "exact_match"} <= set(per_metric.index):
+        return qa_task_metric(per_metric["f1"], per_metric["exact_match"])
+    metric = task.metric if task is not None and task.metric in per_metric.index else per_metric.index[0]
+    return float(per_metric[metric])
 
 
 def task_scores(results: pd.DataFrame) -> pd.DataFrame:
@@ -159,36 +169,112 @@ def task_scores(results: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (cond, seed, target), sub in results.groupby(["condition", "seed", "target_task"]):
         task = REGISTRY.get(target)
-        per_metric = sub.groupby("metric")["value"].mean()
-        if task is not None and task.format == "span_qa" and {"f1", "exact_match"} <= set(per_metric.index):
-            value = qa_task_metric(per_metric["f1"], per_metric["exact_match"])
-        else:
-            metric = task.metric if task is not None and task.metric in per_metric.index else per_metric.index[0]
-            value = per_metric[metric]
         rows.append({"condition": cond, "seed": seed, "target_task": target,
                      "format": task.format if task else "?", "languages": sub["language"].nunique(),
-                     "score": 100 * float(value)})
+                     "score": 100 * _main_value(target, sub.groupby("metric")["value"].mean())})
     return pd.DataFrame(rows)
 
 
+def language_scores(results: pd.DataFrame) -> pd.DataFrame:
+    """The task's one number per (condition, target task, language), mean over seeds, in points."""
+    rows = []
+    for (cond, target, lang, seed), sub in results.groupby(["condition", "target_task", "language", "seed"]):
+        rows.append({"condition": cond, "target_task": target, "language": lang, "seed": seed,
+                     "score": 100 * _main_value(target, sub.groupby("metric")["value"].mean())})
+    if not rows:
+        return pd.DataFrame(columns=["condition", "target_task", "language", "score"])
+    per_seed = pd.DataFrame(rows)
+    return per_seed.groupby(["condition", "target_task", "language"], as_index=False)["score"].mean()
+
+
+def benchmarks_in(results: pd.DataFrame) -> list[str]:
+    """The benchmarks (xtreme-r first) that hold at least one of the study's target tasks."""
+    found = {b for t in results["target_task"].unique() for b in benchmarks_of(t)}
+    return [b for b in ("xtreme-r", "xtreme") if b in found]
+
+
+def benchmark_table(results: pd.DataFrame, benchmark: str = "xtreme-r") -> pd.DataFrame:
+    """Every task of the benchmark per condition: coverage of its language list and two scores.
+
+    `score (evaluated)` averages the languages the study evaluated; `score (benchmark list)` averages
+    the benchmark's own language list, as its scorer does, and is empty unless every listed language
+    was evaluated. Missing languages, and evaluated ones outside the list, are named.
+    """
+    bench = get_benchmark(benchmark)
+    ls = language_scores(results)
+    rows = []
+    for cond in sorted(results["condition"].unique()):
+        for bt in bench.tasks:
+            per_lang = ls[(ls["condition"] == cond) & (ls["target_task"] == bt.task)].set_index("language")["score"]
+            listed = [lg for lg in bt.languages if lg in per_lang.index]
+            missing = [lg for lg in bt.languages if lg not in per_lang.index]
+            rows.append({
+                "condition": cond, "group": bt.group, "task": bt.task,
+                "languages": f"{len(listed)}/{len(bt.languages)}",
+                "score (evaluated)": per_lang.mean() if len(per_lang) else float("nan"),
+                "score (benchmark list)": per_lang[list(bt.languages)].mean() if not missing else float("nan"),
+                "missing languages": ("task not evaluated" if per_lang.empty else ", ".join(missing) or "none"),
+                "outside the list": ", ".join(sorted(set(per_lang.index) - set(bt.languages))),
+            })
+    return pd.DataFrame(rows).set_index(["condition", "group", "task"])
+
+
+def _coverage_note(results: pd.DataFrame, benchmark: str) -> str:
+    """'Languages missing: xnli 12 of 15 (ar, ...)' for tasks evaluated on part of their list."""
+    table = benchmark_table(results, benchmark)
+    parts = []
+    for (_, _, task), row in table.drop_duplicates().iterrows():
+        if row["missing languages"] not in ("none", "task not evaluated"):
+            have, total = row["languages"].split("/")
+            part = f"{task} {int(total) - int(have)} of {total} ({row['missing languages']})"
+            if part not in parts:
+                parts.append(part)
+    return f"Languages missing: {'; '.join(parts)}." if parts else ""
+
+
 def xtreme_r_table(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Per-task scores (rows: condition) with the XTREME-R score, partial where tasks are missing."""
+    """Per-task scores (rows: condition) with the XTREME-R score, partial where tasks or languages are missing."""
     ts = task_scores(results)
     if ts.empty:
         return pd.DataFrame(), "no results"
     table = ts.groupby(["condition", "target_task"])["score"].mean().unstack("target_task")
     notes = []
     scores, flags = [], []
+    required = list(XTREME_R.task_names)
     for cond, row in table.iterrows():
-        res = xtreme_r_score(row.dropna().to_dict(), list(XTREME_R_TASKS))
+        res = xtreme_r_score(row.dropna().to_dict(), required)
         scores.append(res["score"])
         flags.append("partial" if res["partial"] else "complete")
         if res["partial"] and not notes:
             notes.append(f"XTREME-R score is partial: missing {', '.join(res['missing'])} "
-                         f"(mean over the {len(XTREME_R_TASKS) - len(res['missing'])} tasks present).")
+                         f"(mean over the {len(required) - len(res['missing'])} tasks present).")
+    coverage = _coverage_note(results, "xtreme-r")
+    if coverage:
+        flags = ["partial" for _ in flags]  # a task averaged over part of its languages is not its benchmark score
+        notes.append(coverage + " Task scores average the evaluated languages.")
     table["XTREME-R"] = scores
     table["score type"] = flags
-    return table, " ".join(notes) or "All ten XTREME-R tasks present."
+    return table, " ".join(notes) or "All ten XTREME-R tasks present, every language evaluated."
+
+
+def group_table(results: pd.DataFrame, benchmark: str = "xtreme-r") -> tuple[pd.DataFrame, str]:
+    """Mean task score per benchmark group (XTREME-R: classification, structured prediction, QA,
+    retrieval), over the group's tasks that were evaluated; the note names the tasks missing per group."""
+    bench = get_benchmark(benchmark)
+    ts = task_scores(results)
+    ts = ts[ts["target_task"].isin(bench.task_names)]
+    if ts.empty:
+        return pd.DataFrame(), f"no {bench.title} task evaluated"
+    per_task = ts.groupby(["condition", "target_task"])["score"].mean().reset_index()
+    per_task["group"] = per_task["target_task"].map({t.task: t.group for t in bench.tasks})
+    table = per_task.groupby(["condition", "group"])["score"].mean().unstack("group")
+    table = table[[g for g in bench.groups if g in table.columns]]
+    present = set(per_task["target_task"])
+    gaps = [f"{g}: {', '.join(t for t in bench.group_tasks(g) if t not in present)}" for g in bench.groups
+            if any(t not in present for t in bench.group_tasks(g))]
+    note = f"Tasks missing per group ({bench.title} grouping): {'; '.join(gaps)}." if gaps else \
+        f"Every {bench.title} task present."
+    return table, note
 
 
 def format_table(results: pd.DataFrame) -> pd.DataFrame:

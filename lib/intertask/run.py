@@ -25,6 +25,7 @@ import pandas as pd
 from . import __version__
 from .contracts import CONTRACTS
 from .design import task_language_family
+from .export import Evaluation, ExportReport, export
 from .progress import ENV_STATUS, read_status
 from .study import Run, Stage, condition_rows, expand, stable_hash, study_dir
 
@@ -346,26 +347,22 @@ def render_html(notebook: Path, html: Path) -> None:
 # predictions in the benchmark's own layout
 
 
-def export_predictions(params: dict, outputs: str | Path, dest: str | Path, only: list[str] | None = None) -> list[Path]:
-    """Copy each finished evaluation's predictions to `dest/<condition>__s<seed>/<task>/test-<lang>.<ext>`.
-
-    One folder per model (condition and seed) holds every target task, the layout the benchmark's
-    `evaluate.py` reads and the XTREME-R leaderboard takes as a submission.
-    """
-    import shutil
-
+def finished_evaluations(params: dict, outputs: str | Path, only: list[str] | None = None) -> list[Evaluation]:
+    """Every done evaluation stage that wrote predictions, labelled with its model folder name."""
     root = study_dir(params, outputs)
-    written: list[Path] = []
+    found = []
     for run in expand(params):
         if only and run.id not in only:
             continue
-        ev = stage_folder(root, run.stages[-1])
-        src = ev / "predictions" / run.target
-        if stage_status(ev) != "done" or not src.exists():
-            continue
-        out = Path(dest) / f"{run.condition}__s{run.seed}" / run.target
-        out.mkdir(parents=True, exist_ok=True)
-        for f in sorted(src.iterdir()):
-            shutil.copy2(f, out / f.name)
-            written.append(out / f.name)
-    return written
+        stage = run.stages[-1]
+        src = stage_folder(root, stage) / "predictions" / run.target
+        if stage_status(stage_folder(root, stage)) == "done" and src.exists():
+            found.append(Evaluation(f"{run.condition}__s{run.seed}", run.target, src,
+                                    stage.parameters.get("examples_per_language")))
+    return found
+
+
+def export_predictions(params: dict, outputs: str | Path, dest: str | Path, only: list[str] | None = None,
+                       benchmark: str | None = None) -> ExportReport:
+    """Each model's predictions in the benchmark's submission layout (`export.export` does the work)."""
+    return export(finished_evaluations(params, outputs, only), dest, benchmark)
