@@ -87,6 +87,7 @@ def test_plots_are_written(results, tmp_path):
     assert (tmp_path / "task_bars.png").stat().st_size > 1000
     text = report.summary_text(report.main_metric(results), g)
     assert "anli: gain +5.0 points on average (range -5.0 to +10.0)" in text  # (10 - 5 + 10) / 3
+    assert "better than the baseline" not in text   # a sign count is no claim (see analysis.item_gains)
 
 
 def test_no_baseline_means_no_gains(results):

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from intertask import cli
+from intertask.analysis import load_items
 from intertask.results import RESULT_COLUMNS
 from intertask.run import stage_status, status_table
 from intertask.study import expand, load_params
@@ -206,3 +207,9 @@ training: {{max_length: 64}}
     html = (root / "report" / "report.html").read_text()
     assert "Scaling the number and diversity" in html and (root / "report/figures/gain_vs_k.png").exists()
     assert "has no scaling design" not in html
+    # every evaluation records per-item scores, and the report puts paired item intervals on the gains
+    items = [pd.read_csv(f) for f in root.glob("stages/3-evaluate-*/items.csv")]
+    evaluations = {r["stages"][-1] for r in runs.values()}   # conditions that drew the same tasks share one
+    assert len(items) == len(evaluations) and all(len(i) == 2 * 16 for i in items)
+    assert set(load_items(root)["condition"]) == set(runs)
+    assert (root / "report/figures/item_gain_heatmap.png").exists() and "not identified" in html

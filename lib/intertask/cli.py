@@ -1,4 +1,4 @@
-"""The `intertask` command: run, status, report, verify, prepare-model."""
+"""The `intertask` command: run, status, report, verify, export-predictions, power, prepare-model."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
+from .analysis.power import Components, design_of, pilot_components, power_text
 from .data import resolve_data_dir
 from .run import export_predictions, make_report, run_study, status_table
 from .study import ParamsError, load_params
@@ -81,6 +82,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_power(args: argparse.Namespace) -> int:
+    params = _params(args.params)
+    try:
+        ks, draws, seeds = design_of(params)
+        comp = pilot_components(args.pilot) if args.pilot else Components()
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+    print(power_text(ks, draws, seeds, comp, slope=args.slope, difference=args.difference, scale=args.scale))
+    return 0
+
+
 def cmd_prepare_model(args: argparse.Namespace) -> int:
     # lazy: offline_model pulls numpy/safetensors conversion code; `intertask status` must stay light
     from .offline_model import ensure_offline_model
@@ -125,6 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--benchmark", choices=["xtreme", "xtreme-r"],
                    help="write only this benchmark's tasks and say, per task, which of its languages are missing")
     p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser("power", help="minimal detectable effects of a scaling design, and the draws x seeds needed")
+    p.add_argument("params", help="study file with a design: section, e.g. params/scaling.yaml")
+    p.add_argument("--pilot", help="a finished study folder (e.g. outputs/scaling_smoke) to take variance from")
+    p.add_argument("--slope", type=float, default=0.25, help="slope to detect, points per task (default 0.25)")
+    p.add_argument("--difference", type=float, default=1.0, help="arm difference to detect, points (default 1)")
+    p.add_argument("--scale", choices=["k", "log2k"], default="k", help="slope per task or per doubling of k")
+    p.set_defaults(fn=cmd_power)
 
     p = sub.add_parser("prepare-model", help="convert the offline 4-bit multilingual-e5-small once")
     p.set_defaults(fn=cmd_prepare_model)

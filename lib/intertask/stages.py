@@ -17,6 +17,7 @@ from .data import DataSource, MissingDataError, assert_no_leakage, has_split, re
 from .results import RESULT_COLUMNS, result_rows
 from .features import Feature
 from .formats import EvalConfig, featurize, get_format, task_options
+from .item_scores import ITEM_COLUMNS, item_rows
 from .models import (EncoderWithHeads, checkpoint_meta, freeze, load_checkpoint, load_encoder, load_tokenizer,
                      save_checkpoint)
 from .progress import progress
@@ -100,7 +101,8 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
     """Score the fine-tuned model on the held-out test items of every language; writes results.csv.
 
     Refuses any item whose id was used to train or select the model, in any language. Predictions
-    are written per language under `predictions/<task>/` in the benchmark's own file format.
+    are written per language under `predictions/<task>/` in the benchmark's own file format, and
+    per-item scores (formats whose metric is a mean over items) to `items.csv`.
     """
     task = get_task(target)
     fmt = get_format(task.format)
@@ -126,18 +128,21 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
     pred_dir = out / "predictions" / target
     pred_dir.mkdir(parents=True, exist_ok=True)
     cfg.extra["context"] = fmt.prepare(model, task, source, langs, examples_per_language, tokenizer, cfg)
-    rows = []
+    rows, items = [], []
     for lang in progress(langs, desc=f"evaluate {target}", unit="lang"):
         examples = source.load(task, "test", lang, limit=examples_per_language)
         assert_no_leakage(seen, [ex["id"] for ex in examples], f"{target} test ({lang})")
         preds = fmt.predict(model, task, examples, tokenizer, cfg)
         scores = fmt.score(task, examples, preds, lang)
         rows += result_rows(identity, target, lang, "test", scores, len(examples))
+        items += item_rows(fmt, task, examples, preds, lang)
         lines = fmt.export_lines(task, examples, preds)
         (pred_dir / f"test-{lang}.{'json' if isinstance(lines, str) else 'tsv'}").write_text(
             lines if isinstance(lines, str) else "\n".join(lines) + "\n", encoding="utf-8")
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     frame.to_csv(out / "results.csv", index=False)
+    if items:  # per-item scores: the reports' paired item-level intervals read them
+        pd.DataFrame(items, columns=ITEM_COLUMNS).to_csv(out / "items.csv", index=False)
     return frame
 
 
