@@ -23,7 +23,7 @@ smoke: setup
 	$(BIN)/intertask run params/smoke.yaml
 
 test: setup
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(BIN)/python -m pytest tests notebooks -p intertask.nbval_values --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 status: setup
 	$(BIN)/intertask status params/smoke.yaml

@@ -19,6 +19,7 @@ from intertask.analysis import load_items
 from intertask.results import RESULT_COLUMNS
 from intertask.run import stage_status, status_table
 from intertask.study import expand, load_params
+from intertask.values import VALUES_MIME
 from intertask.verify import verify_notebook
 
 
@@ -116,19 +117,25 @@ def test_killed_stage_shows_as_interrupted_and_is_redone(finished_study):
             (folder / "status.json").write_text(json.dumps(status))
 
 
-def test_verify_reproduces_a_record_and_catches_a_change(finished_study, tmp_path):
+def test_verify_checks_recorded_values_not_formatting(finished_study, tmp_path):
     _, outputs, _ = finished_study
     ev = next((outputs / "t1" / "stages").glob("3-evaluate-none-*"))
-    ok, lines = verify_notebook(ev / "03_evaluate.ipynb")
-    assert ok, lines
     nb = nbformat.read(str(ev / "03_evaluate.ipynb"), as_version=4)
     cell = next(c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", []))
-    cell.outputs[0]["text"] = cell.outputs[0]["text"].replace("accuracy", "accuracy ", 1) + "de accuracy 0.999 16\n"
-    tampered = ev / "tampered.ipynb"
-    nbformat.write(nb, str(tampered))
-    ok, lines = verify_notebook(tampered)
-    tampered.unlink()
+    printed = next(o for o in cell.outputs if o.output_type == "stream")
+    printed.text = printed.text.replace("accuracy", "accuracy ", 1) + "(printed as an older version did)\n"
+    reformatted = ev / "reformatted.ipynb"
+    nbformat.write(nb, str(reformatted))
+    ok, lines = verify_notebook(reformatted)
+    assert ok, lines
+    recorded = next(o for o in cell.outputs if VALUES_MIME in o.get("data", {})).data[VALUES_MIME]
+    recorded["results"][1]["value"] += 0.5
+    changed = ev / "changed.ipynb"
+    nbformat.write(nb, str(changed))
+    ok, lines = verify_notebook(changed)
+    reformatted.unlink(), changed.unlink()
     assert not ok and any(line.startswith("DIFF") for line in lines)
+    assert any("changed.ipynb: recorded value results[1 de accuracy].value: expected" in line for line in lines), lines
 
 
 def test_ctrl_c_keeps_finished_stages(tiny_model, data_dir, tmp_path):

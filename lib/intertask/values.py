@@ -46,7 +46,7 @@ def to_value(obj: Any) -> Value:
 
 def _plain_index(frame) -> bool:
     index = frame.index
-    return index.name is None and list(index) == list(range(len(index)))
+    return list(index.names) == [None] and list(index) == list(range(len(index)))
 
 
 def record_values(**values: Any) -> dict[str, Value]:

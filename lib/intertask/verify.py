@@ -1,7 +1,10 @@
 """Re-execute a recorded notebook with its recorded parameters and check its checked outputs still hold.
 
-Checked outputs are the cells tagged `nbval-check-output` (the same cells nbval compares). Paths,
-timings and memory addresses are sanitized first, with the same patterns as `nbval_sanitize.cfg`.
+Checked outputs are the cells tagged `nbval-check-output` (the same cells nbval compares). A checked
+cell that records values (`intertask.values.record_values`) is checked by those values, within the
+tolerance of `intertask.values`, as the nbval plugin `intertask.nbval_values` does. Other checked
+cells compare their text after sanitizing paths, timings and memory addresses, with the same
+patterns as `nbval_sanitize.cfg`.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
+
+from .values import Value, compare_values, values_in
 
 CHECK_TAG = "nbval-check-output"
 # (pattern, replacement): kept in step with nbval_sanitize.cfg by a test
@@ -25,11 +30,15 @@ def sanitize(text: str) -> str:
     return text
 
 
-def checked_outputs(nb) -> dict[str, str]:
-    """Sanitized text of every checked cell, keyed by cell id."""
+def checked_outputs(nb) -> dict[str, str | dict[str, Value]]:
+    """What every checked cell is checked by, keyed by cell id: its recorded values, else its sanitized text."""
     out = {}
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or CHECK_TAG not in cell.metadata.get("tags", []):
+            continue
+        values = values_in(cell.get("outputs", []))
+        if values is not None:
+            out[cell.get("id", str(i))] = values
             continue
         texts = []
         for o in cell.get("outputs", []):
@@ -67,12 +76,19 @@ def verify_notebook(path: Path) -> tuple[bool, list[str]]:
                            f"{getattr(e, 'evalue', e)}"]
         actual = checked_outputs(nbformat.read(str(out), as_version=4))
     lines, ok = [], True
-    for cell_id, text in expected.items():
-        same = actual.get(cell_id) == text
+    for cell_id, recorded in expected.items():
+        now = actual.get(cell_id)
+        if isinstance(recorded, dict):
+            problems = compare_values(recorded, now if isinstance(now, dict) else {})
+            same = not problems
+            details = [f"  {path.name}: recorded value {m}" for m in problems]
+        else:
+            same = now == recorded
+            details = ["  recorded:\n    " + recorded.replace("\n", "\n    "),
+                       "  now:\n    " + str(now).replace("\n", "\n    ")]
         ok &= same
         lines.append(f"{'OK  ' if same else 'DIFF'} cell {cell_id}")
         if not same:
-            lines.append("  recorded:\n    " + text.replace("\n", "\n    "))
-            lines.append("  now:\n    " + str(actual.get(cell_id)).replace("\n", "\n    "))
+            lines += details
     lines.append(f"{path}: {'outputs reproduced' if ok else 'outputs differ'}")
     return ok, lines
