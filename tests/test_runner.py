@@ -59,9 +59,13 @@ def test_failed_run_is_isolated_and_reported(finished_study, capsys):
     params, outputs, rc = finished_study
     assert rc == 1  # a failure makes the command end non-zero ...
     root = outputs / "t1"
-    results = pd.read_csv(root / "results.csv")
-    assert list(results.columns) == RESULT_COLUMNS + ["condition"]
-    # ... but the other runs finished: 2 conditions x 2 languages
+    table = pd.read_csv(root / "results.csv")
+    assert list(table.columns) == RESULT_COLUMNS + ["condition", "status", "reason"]
+    # the failed run is listed as missing, with the reason, never silently dropped ...
+    missing = table[table["status"] == "missing"]
+    assert list(missing["run"]) == ["broken__xnli__s1"] and "intermediate stage is failed" in missing["reason"].iloc[0]
+    results = table[table["status"] == "done"]
+    # ... and the other runs finished: 2 conditions x 2 languages
     assert sorted(results["run"].unique()) == ["copa__xnli__s1", "none__xnli__s1"]
     assert sorted(results["language"]) == ["de", "de", "en", "en"]
     assert (results["value"].between(0, 1)).all() and (results["n_examples"] == 16).all()

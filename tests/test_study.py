@@ -84,3 +84,41 @@ def test_retrieval_target_has_no_finetuning_stage(tmp_path):
     runs = expand(load_params(write(tmp_path, "intermediate: {none: [], anli: [anli]}\ntargets: [tatoeba]\n")))
     kinds = {r.condition: [s.kind for s in r.stages] for r in runs}
     assert kinds == {"none": ["evaluate"], "anli": ["intermediate", "evaluate"]}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("budgets:\n  target: {learning_rate: -1}\n", r"'budgets.target.learning_rate' must be > 0, got -1"),
+    ("budgets:\n  target: {batch_size: 0}\n", r"'budgets.target.batch_size' must be >= 1, got 0"),
+    ("budgets:\n  intermediate: {train_examples: -5}\n", r"'budgets.intermediate.train_examples' must be >= 1, got -5"),
+    ("budgets:\n  target: {epochs: 0}\n", r"'budgets.target.epochs' must be > 0, got 0"),
+    ("training: {warmup_ratio: 7}\n", r"'training.warmup_ratio' must be < 1, got 7"),
+    ("training: {warmup_ratio: -0.1}\n", r"'training.warmup_ratio' must be >= 0, got -0.1"),
+    ("training: {mixed_precision: fp64}\n", r"'training.mixed_precision' must be one of 'no', 'fp16', 'bf16' or 'auto', got 'fp64'"),
+    ("seeds: [true]\n", r"'seeds' must be a list of integers, e.g. \[1, 2, 3\], got True"),
+    ("seeds: []\n", r"'seeds' must not be empty, e.g. \[1, 2, 3\]"),
+    ("training: {freeze_embeddings: 1}\n", r"'training.freeze_embeddings' must be bool, got 1"),
+    ("budgets:\n  eval: {batch_size: yes}\n", r"'budgets.eval.batch_size' must be a number, not true/false, got True"),
+])
+def test_values_out_of_range_are_refused_with_field_value_and_range(tmp_path, text, message):
+    with pytest.raises(ParamsError, match=r"study.yaml: " + message):
+        load_params(write(tmp_path, text))
+
+
+def test_numbers_written_as_yaml_strings_are_numbers(tmp_path):
+    """YAML 1.1 reads 5e-5 as a string; it is the learning rate everyone writes, and the same stage as 5.0e-5."""
+    p = load_params(write(tmp_path, "budgets:\n  target: {learning_rate: 5e-5, train_examples: 1e3}\n"))
+    assert p["budgets"]["target"]["learning_rate"] == 5e-5 and isinstance(p["budgets"]["target"]["learning_rate"], float)
+    assert p["budgets"]["target"]["train_examples"] == 1000
+    q = load_params(write(tmp_path, "budgets:\n  target: {learning_rate: 5.0e-5, train_examples: 1000}\n"))
+    assert [s.hash for s in expand(p)[0].stages] == [s.hash for s in expand(q)[0].stages]
+
+
+def test_values_other_issues_add_are_allowed(tmp_path):
+    assert load_params(write(tmp_path, "training: {mixed_precision: auto}\n"))["training"]["mixed_precision"] == "auto"
+
+
+def test_duplicate_yaml_keys_are_refused_with_file_and_line(tmp_path):
+    with pytest.raises(ParamsError, match=r"study.yaml:3:1: YAML error: duplicate key 'targets' \(first given on line 1\)"):
+        load_params(write(tmp_path, "targets: [xnli]\nseeds: [1]\ntargets: [pawsx]\n"))
+    with pytest.raises(ParamsError, match=r"study.yaml:2:23: YAML error: duplicate key 'epochs' \(first given on line 2\)"):
+        load_params(write(tmp_path, "budgets:\n  target: {epochs: 1, epochs: 2}\n"))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from .analysis.power import Components, design_of, pilot_components, power_text
 from .data import resolve_data_dir
-from .run import export_predictions, make_report, run_study, status_table
+from .run import UsageError, export_predictions, make_report, run_study, status_table
 from .study import ParamsError, load_params
-from .verify import verify_notebook
+from .verify import VerifyError, verify_notebook
 
 
 def _params(path: str) -> dict:
@@ -21,6 +21,12 @@ def _params(path: str) -> dict:
         sys.exit(f"error: {e}")
 
 
+def _usage_error(message: str) -> int:
+    """One clear line and exit status 2 (a usage problem, not a failed run)."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     params = _params(args.params)
     base = Path(args.params).resolve().parent
@@ -28,7 +34,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.data or params["data_dir"]:
         data_dir = str(resolve_data_dir(args.data, params["data_dir"], base))
     try:
-        summary = run_study(params, args.outputs, data_dir, args.only)
+        summary = run_study(params, args.outputs, data_dir, args.only, full=args.check)
+    except UsageError as e:
+        return _usage_error(str(e))
     except KeyboardInterrupt:
         print("\ninterrupted: finished stages are kept; run the same command again to continue.", file=sys.stderr)
         return 130
@@ -36,13 +44,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if summary.done and not args.no_report:
         html = make_report(params, args.outputs)
         print(f"report: {html}")
-    print(f"results: {Path(args.outputs) / params['study'] / 'results.csv'}")
+    results = Path(args.outputs) / params["study"] / "results.csv"
+    if results.exists():  # never point at a file that is not there
+        print(f"results: {results}" + (f" ({len(summary.missing)} run(s) listed as missing)" if summary.missing else ""))
     return 1 if summary.failed else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     params = _params(args.params)
-    table = status_table(params, args.outputs)
+    table = status_table(params, args.outputs, full=args.check)
     print(table.to_string(index=False))
     counts = table["status"].value_counts().to_dict()
     print(", ".join(f"{v} {k}" for k, v in counts.items()))
@@ -60,7 +70,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    ok, lines = verify_notebook(Path(args.notebook))
+    try:
+        ok, lines = verify_notebook(Path(args.notebook))
+    except VerifyError as e:
+        return _usage_error(str(e))
     print("\n".join(lines))
     return 0 if ok else 1
 
@@ -112,11 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--outputs", default="outputs", help="where study folders go (default: outputs)")
     p.add_argument("--only", nargs="+", metavar="RUN", help="run only these run ids")
     p.add_argument("--no-report", action="store_true", help="do not make the HTML report at the end")
+    p.add_argument("--check", action="store_true", help="verify finished stages' outputs by sha256, not only sizes")
     p.set_defaults(fn=cmd_run)
 
-    p = sub.add_parser("status", help="what is done, failed and pending")
+    p = sub.add_parser("status", help="what is done, invalid, failed and pending")
     p.add_argument("params")
     p.add_argument("--outputs", default="outputs")
+    p.add_argument("--check", action="store_true", help="verify finished stages' outputs by sha256, not only sizes")
     p.set_defaults(fn=cmd_status)
 
     p = sub.add_parser("report", help="execute 04_report on the results and render HTML")

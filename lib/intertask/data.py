@@ -63,6 +63,20 @@ def _missing(task: Task, path: Path | None, lang: str) -> MissingDataError:
     )
 
 
+def decoding_error(path: Path) -> MalformedDataError:
+    """`file:line:column` of the first byte that is not UTF-8, and what to do about it."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:  # decoding the whole file gives the absolute offset
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        return MalformedDataError(
+            f"{path}:{line}:{column}: byte 0x{raw[e.start]:02x} is not valid UTF-8; data files must be UTF-8 "
+            f"encoded. Re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or restore the original.")
+    return MalformedDataError(f"{path}: not valid UTF-8; data files must be UTF-8 encoded")
+
+
 
 def load_hub_split(task: Task, split: str, lang: str) -> list[Example]:
     """Read one split from the Hugging Face hub (needs internet); ids are namespaced by hub split."""
@@ -182,7 +196,10 @@ class DataSource:
         for p in paths:
             if p is None or not p.exists():
                 raise _missing(task, p, lang)
-            examples.extend(reader(p))
+            try:
+                examples.extend(reader(p))
+            except UnicodeDecodeError:
+                raise decoding_error(p) from None
         if not examples:
             raise MalformedDataError(f"{paths[0]}: no examples in file")
         seen: set[str] = set()
@@ -230,6 +247,9 @@ class DataSource:
         paths = self._local_files(task, key, lang)
         return bool(paths) and all(p is not None and p.exists() for p in paths)  # type: ignore[union-attr]
 
+    def _load_hub(self, task: Task, split: str, lang: str) -> list[Example]:
+        return _load_hub_with_notice(self, task, split, lang)
+
     def load(self, task: Task, split: str, lang: str | None = None, limit: int | None = None) -> list[Example]:
         """Examples of one split and language; `limit` takes a fixed prefix (nested across budgets)."""
         if split not in SPLITS:
@@ -241,12 +261,38 @@ class DataSource:
         if self.choose(task, split, lang) == "local":
             examples = self.read_local(task, split, lang)
         else:
-            examples = load_hub_split(task, split, lang)
+            examples = self._load_hub(task, split, lang)
             if split == "train":  # hub files come in source order; shuffle once so prefixes are random
                 random.Random(PARTITION_SEED).shuffle(examples)
         for ex in examples:
             ex["lang"] = lang
         return examples[:limit] if limit else examples
+
+
+def _absent_local_files(source: DataSource, task: Task, split: str, lang: str) -> list[str]:
+    """The local files `auto` looked for and did not find (empty when the task has none to look for)."""
+    if task.local is None or source.source != "auto":
+        return []
+    key = "all" if "all" in task.local.files else split
+    paths = source._local_files(task, key, lang) or []
+    return [str(p) if p is not None else "(no data folder set)" for p in paths if p is None or not p.exists()]
+
+
+def _load_hub_with_notice(source: DataSource, task: Task, split: str, lang: str) -> list[Example]:
+    absent = _absent_local_files(source, task, split, lang)
+    if absent:  # say why the hub is tried before it is, and what was missing if it fails too
+        print(f"{task.name} ({lang}): local file(s) not found: {', '.join(absent)}; data_source is auto, "
+              f"so trying the Hugging Face hub ({task.hub.path if task.hub else '?'}) ...", flush=True)
+    try:
+        return load_hub_split(task, split, lang)
+    except MissingDataError as e:
+        if not absent:
+            raise
+        raise MissingDataError(
+            f"{task.name} ({lang}): the expected local file(s) are missing ({', '.join(absent)}; data folder: "
+            f"{source.data_dir}) and the hub could not be read either ({e.__cause__ or e}). Put the files in "
+            f"that folder, point `--data DIR` or `data_dir:` at a folder that has them, or run where the hub "
+            f"is reachable.") from e
 
 
 def _stems(paths: list, examples: list[Example], reader: Callable) -> list[str]:

@@ -162,22 +162,33 @@ def load_checkpoint(directory: str | Path, tasks: list[Task], pooling: str = "me
 
     Tasks without a head (retrieval) need only an encoder, so `directory` may then also be a model id.
     """
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(directory)
     meta = json.loads((path / HEADS_META).read_text()) if (path / HEADS_META).exists() else None
     need = [t.name for t in tasks if get_format(t.format).trainable]
     if need and meta is None:
-        raise ModelNotFoundError(f"{directory} is not an intertask checkpoint (no {HEADS_META}); was its stage finished?")
+        raise ModelNotFoundError(f"{directory} is not an intertask checkpoint (no {HEADS_META}); its stage is not "
+                                 f"finished or its checkpoint was removed: `intertask status` names it and "
+                                 f"`intertask run` redoes it")
     # checkpoints written before the rename to "formats" name their heads under "families"
     have = (meta or {}).get("formats", (meta or {}).get("families", {}))
     missing = [n for n in need if n not in have]
     if missing:
         raise ValueError(f"checkpoint {directory} has no head for {missing}; it has {list(have)}")
-    model = EncoderWithHeads(load_encoder(str(directory)), tasks, pooling=meta["pooling"] if meta else pooling)
-    if need:
-        state = load_file(str(path / HEADS_FILE))
-        model.heads.load_state_dict({k: v for k, v in state.items() if k.split(".")[0] in model.heads}, strict=True)
+    try:
+        model = EncoderWithHeads(load_encoder(str(directory)), tasks, pooling=meta["pooling"] if meta else pooling)
+        if need:
+            state = load_file(str(path / HEADS_FILE))
+            model.heads.load_state_dict({k: v for k, v in state.items() if k.split(".")[0] in model.heads}, strict=True)
+    except (SafetensorError, OSError) as e:
+        if meta is None:
+            raise
+        # a truncated or altered checkpoint: name it and the fix, not the raw deserializer error
+        raise ModelNotFoundError(f"{path}: checkpoint files are unreadable ({type(e).__name__}: {e}); the stage "
+                                 f"that wrote it is invalid: `intertask status` names it and `intertask run` "
+                                 f"redoes it") from e
     return model, load_tokenizer(str(directory))
 
 

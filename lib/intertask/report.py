@@ -33,6 +33,10 @@ def load_results(path: str | Path) -> pd.DataFrame:
 def load_results_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Normalise a results table read elsewhere (types, the condition column)."""
     df = df.copy()
+    if "status" in df.columns:  # the study table lists runs without results as missing: keep them aside
+        missing = df[df["status"] == "missing"]
+        df = df[df["status"] != "missing"].copy()
+        df.attrs["missing_runs"] = dict(zip(missing["run"], missing["reason"].fillna("")))
     df["intermediate_tasks"] = df["intermediate_tasks"].astype(str)
     if "condition" not in df.columns:  # a single evaluation stage's table
         df["condition"] = df["intermediate_tasks"]
@@ -45,8 +49,11 @@ def header(study: str, description: str, results: pd.DataFrame) -> str:
         if "4bit" in models or "4-bit" in models else ""
     n_runs = results["run"].nunique()
     seeds = sorted(int(s) for s in results["seed"].unique())
+    missing = results.attrs.get("missing_runs", {})
+    gap = (f"\n\n**{len(missing)} run(s) have no results** and are left out: "
+           + "; ".join(f"`{run}` ({why})" for run, why in missing.items())) if missing else ""
     return (f"**Study `{study}`**: {description}\n\nModel: `{models}`.{note} {n_runs} runs, "
-            f"seeds {seeds}, target tasks: {', '.join(sorted(results['target_task'].unique()))}.")
+            f"seeds {seeds}, target tasks: {', '.join(sorted(results['target_task'].unique()))}.{gap}")
 
 
 def language_table(results: pd.DataFrame) -> pd.DataFrame:

@@ -1,14 +1,18 @@
 """Executing a study: every stage is a papermill-executed notebook in its own folder.
 
 A stage folder holds the executed notebook (the auditable record), `params.json`, `status.json` and
-what the stage wrote (checkpoint, history, results). A stage whose status is `done` is never redone;
-a failed stage keeps its executed notebook with the traceback, its run is marked failed, and the
-other runs go on. No torch here: the orchestrator runs where no GPU is.
+what the stage wrote (checkpoint, history, results). `status.json` of a finished stage lists every
+output with its size and sha256, and the digest of each input stage: a stage counts as done only while
+its outputs and inputs still match (else it is `invalid`, named with the reason, and redone with its
+dependants). A failed stage keeps its executed notebook with the traceback, its run is marked failed,
+and the other runs go on. Stages are claimed atomically (`claims.py`), so runners can share a study.
+No torch here: the orchestrator runs where no GPU is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import socket
@@ -23,13 +27,19 @@ from typing import Any
 import pandas as pd
 
 from . import __version__
+from .claims import Claim, job_id, read_claim, stale_reason
 from .contracts import CONTRACTS
 from .design import task_language_family
 from .export import Evaluation, ExportReport, export
+from .integrity import build_manifest, check_manifest, manifest_digest
+from .kernels import TiedKernelManager
 from .progress import ENV_STATUS, read_status
+from .results import RESULT_COLUMNS
 from .study import Run, Stage, condition_rows, expand, stable_hash, study_dir
 
 STATUS = "status.json"
+ATTEMPTS = "attempts.jsonl"
+WAIT_POLL = float(os.environ.get("INTERTASK_WAIT_POLL", "2"))  # seconds between looks at stages others hold
 
 
 def notebooks_dir() -> Path:
@@ -45,31 +55,55 @@ def notebooks_dir() -> Path:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    # one temporary name per process: two runners may write the same file at once
+    tmp = path.with_name(f"{path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
     os.replace(tmp, path)  # atomic: a killed process never leaves half a status file
 
 
-def _alive(pid: int) -> bool:
+def read_stage_record(folder: Path) -> dict | None:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def stage_status(folder: Path) -> str:
-    """done | failed | running | interrupted | pending."""
-    try:
-        st = json.loads((folder / STATUS).read_text())
+        return json.loads((folder / STATUS).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
-        return "pending"
+        return None
+
+
+def stage_state(folder: Path, full: bool = False) -> tuple[str, str]:
+    """(state, reason): done | invalid | failed | running | interrupted | pending.
+
+    `done` only while every recorded output is there with its size (`full`: and its sha256) and every
+    input stage is still done with the outputs this stage was computed from.
+    """
+    st = read_stage_record(folder)
+    claim = read_claim(folder)
+    if claim is not None and stale_reason(folder) is None:
+        return "running", claim.describe()
+    if st is None:
+        return "pending", ""
     state = st.get("status", "pending")
-    if state == "running" and (st.get("host") != socket.gethostname() or not _alive(int(st.get("pid", 0)))):
-        return "interrupted"  # killed: the process that claimed it is gone
-    return state
+    if state == "running":
+        why = stale_reason(folder) if claim else None
+        return "interrupted", why or "its runner ended before finishing it"
+    if state != "done":
+        return state, str(st.get("error", ""))
+    if "outputs" not in st:
+        return "invalid", "no output manifest (recorded by an older version); it will be redone"
+    why = check_manifest(folder, st["outputs"], full)
+    if why:
+        return "invalid", why
+    for name, digest in st.get("inputs", {}).items():
+        parent = folder.parent / name
+        pstate, preason = stage_state(parent, full)
+        if pstate != "done":
+            return "invalid", f"its input stage {name} is {pstate}" + (f" ({preason})" if preason else "")
+        if (read_stage_record(parent) or {}).get("digest") != digest:
+            return "invalid", f"its input stage {name} was redone since; its outputs changed"
+    return "done", ""
+
+
+def stage_status(folder: Path, full: bool = False) -> str:
+    """done | invalid | failed | running | interrupted | pending."""
+    return stage_state(folder, full)[0]
 
 
 def stage_folder(root: Path, stage: Stage) -> Path:
@@ -118,30 +152,54 @@ class _StatusTicker:
         self._thread.join()
 
 
-def execute_stage(stage: Stage, root: Path, data_dir: str | None, bar: Any = None, prefix: str = "") -> str:
-    """Run one stage's notebook with papermill unless it is done; returns its final status."""
-    import papermill as pm
-
+def execute_stage(stage: Stage, root: Path, data_dir: str | None, bar: Any = None, prefix: str = "",
+                  full: bool = False) -> str:
+    """Run one stage's notebook with papermill unless it is verifiably done; returns its final status
+    (`busy` when another live runner holds its claim)."""
     folder = stage_folder(root, stage)
-    state = stage_status(folder)
+    state, _ = stage_state(folder, full)
     if state == "done":
         return "done"
     if state == "running":
-        return "busy"  # another live process (e.g. a parallel job) owns it
-    folder.mkdir(parents=True, exist_ok=True)
+        return "busy"
+    claim = Claim(folder)
+    if not claim.acquire():
+        return "busy"
+    try:
+        if stage_state(folder, full)[0] == "done":  # another runner finished it just before our claim
+            return "done"
+        return _execute_claimed(stage, folder, data_dir, bar, prefix)
+    finally:
+        claim.release()
+
+
+def _input_digests(stage: Stage, folder: Path) -> dict[str, str]:
+    if stage.parent is None:
+        return {}
+    record = read_stage_record(folder.parent / stage.parent.dirname) or {}
+    return {stage.parent.dirname: record.get("digest", "")}
+
+
+def _execute_claimed(stage: Stage, folder: Path, data_dir: str | None, bar: Any, prefix: str) -> str:
+    import papermill as pm
+
     params = injected_parameters(stage, data_dir)
     _write_json(folder / "params.json", {"stage": stage.kind, "hash": stage.hash, "parameters": params,
                                          "code": code_version()})
+    inputs = _input_digests(stage, folder)
     started = time.time()
-    _write_json(folder / STATUS, {"status": "running", "pid": os.getpid(), "host": socket.gethostname(),
-                                  "started": dt.datetime.now().isoformat(timespec="seconds")})
+    who = {"pid": os.getpid(), "host": socket.gethostname(), "job": job_id(),
+           "started": dt.datetime.now().isoformat(timespec="seconds")}
+    with open(folder / ATTEMPTS, "a") as log:  # every execution is counted, for audits (and tests)
+        log.write(json.dumps(who) + "\n")
+    _write_json(folder / STATUS, {"status": "running", **who})
     status_file = folder / ".progress"
     os.environ[ENV_STATUS] = str(status_file.resolve())
     try:
         with _StatusTicker(bar, status_file, prefix):
             pm.execute_notebook(str(notebooks_dir() / stage.notebook), str(folder / stage.notebook),
                                 parameters=params, cwd=str(folder), progress_bar=False, log_output=False,
-                                request_save_on_cell_execute=True)
+                                request_save_on_cell_execute=True, kernel_manager_class=TiedKernelManager)
     except KeyboardInterrupt:
         _write_json(folder / STATUS, {"status": "interrupted", "seconds": round(time.time() - started, 1)})
         raise
@@ -153,8 +211,10 @@ def execute_stage(stage: Stage, root: Path, data_dir: str | None, bar: Any = Non
     finally:
         os.environ.pop(ENV_STATUS, None)
         status_file.unlink(missing_ok=True)
+    outputs = build_manifest(folder)
     _write_json(folder / STATUS, {"status": "done", "seconds": round(time.time() - started, 1),
-                                  "finished": dt.datetime.now().isoformat(timespec="seconds")})
+                                  "finished": dt.datetime.now().isoformat(timespec="seconds"),
+                                  "outputs": outputs, "digest": manifest_digest(outputs), "inputs": inputs})
     return "done"
 
 
@@ -188,13 +248,20 @@ class Summary:
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    redone: dict[str, str] = field(default_factory=dict)  # stage folder -> why its old record was not trusted
+    missing: dict[str, str] = field(default_factory=dict)  # run -> why it has no rows in results.csv
     seconds: float = 0.0
 
     def text(self) -> str:
         lines = [f"{len(self.done)} run(s) done, {len(self.failed)} failed, {len(self.skipped)} skipped "
                  f"in {self.seconds:.0f} s"]
+        for stage, why in self.redone.items():
+            lines.append(f"  REDONE {stage}: {why}")
         for run, why in self.failed.items():
             lines.append(f"  FAILED {run}: {why}")
+        for run, why in self.missing.items():
+            if run not in self.failed:
+                lines.append(f"  MISSING from results.csv: {run}: {why}")
         return "\n".join(lines)
 
 
@@ -203,7 +270,9 @@ def write_plan(params: dict, runs: list[Run], root: Path) -> None:
     clean = {k: v for k, v in params.items() if not k.startswith("_")}
     _write_json(root / "study.json", clean)
     conditions = pd.DataFrame(condition_rows(params))
-    conditions.to_csv(root / "conditions.csv", index=False)
+    tmp = root / f"conditions.csv.{os.getpid()}.tmp"
+    conditions.to_csv(tmp, index=False)
+    os.replace(tmp, root / "conditions.csv")
     runs_dir = root / "runs"
     runs_dir.mkdir(exist_ok=True)
     for run in runs:
@@ -216,82 +285,156 @@ def write_plan(params: dict, runs: list[Run], root: Path) -> None:
             "stages": [f"stages/{s.dirname}" for s in run.stages]})
 
 
-def collect_results(root: Path, runs: list[Run]) -> pd.DataFrame | None:
-    """Concatenate finished evaluation stages into `<study>/results.csv` (atomically)."""
-    frames = []
+def run_state(root: Path, run: Run, full: bool = False) -> tuple[str, str]:
+    """The run's first stage that is not verifiably done, as (state, 'kind stage: reason'); done otherwise."""
+    for stage in run.stages:
+        state, why = stage_state(stage_folder(root, stage), full)
+        if state != "done":
+            return state, f"{stage.kind} stage is {state}" + (f": {why}" if why else "")
+    return "done", ""
+
+
+def collect_results(root: Path, runs: list[Run], full: bool = False) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rebuild `<study>/results.csv` from verifiably done evaluation stages only, atomically.
+
+    A run without a verifiably done evaluation gets one row with `status` = missing and the reason,
+    so no run ever drops out of the table silently. Returns the table and {missing run: reason}.
+    """
+    frames, missing = [], {}
     for run in runs:
-        ev = stage_folder(root, run.stages[-1])
-        if stage_status(ev) == "done" and (ev / "results.csv").exists():
-            df = pd.read_csv(ev / "results.csv")
+        state, why = run_state(root, run, full)
+        ident = {"run": run.id, "intermediate_tasks": "+".join(run.intermediate_tasks) or "none",
+                 "condition": run.condition}
+        if state == "done":
+            df = pd.read_csv(stage_folder(root, run.stages[-1]) / "results.csv")
             # two conditions that drew the same tasks share one evaluation stage: label rows per run
-            df["run"] = run.id
-            df["intermediate_tasks"] = "+".join(run.intermediate_tasks) or "none"
-            df["condition"] = run.condition
-            frames.append(df)
-    if not frames:
-        return None
-    df = pd.concat(frames, ignore_index=True)
-    tmp = root / "results.csv.tmp"
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, root / "results.csv")
-    return df
+            df = df.assign(**ident, status="done", reason="")
+        else:
+            missing[run.id] = why
+            df = pd.DataFrame([{**ident, "seed": run.seed, "target_task": run.target, "status": "missing",
+                                "reason": why}])
+        frames.append(df)
+    columns = [*RESULT_COLUMNS, "condition", "status", "reason"]
+    df = pd.concat(frames, ignore_index=True).reindex(columns=columns) if frames else pd.DataFrame(columns=columns)
+    with open(root / "results.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # several runners may finish at once: last writer sees all
+        tmp = root / f"results.csv.{socket.gethostname()}.{os.getpid()}.tmp"
+        df.to_csv(tmp, index=False)
+        os.replace(tmp, root / "results.csv")
+    return df, missing
 
 
-def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | None = None,
-              only: list[str] | None = None) -> Summary:
-    """Execute every run of a study (or `only` those run ids), reusing finished stages."""
-    from tqdm.std import tqdm
+def _advance(run: Run, root: Path, data_dir: str | None, bar: Any, full: bool, seen_busy: set[str],
+             summary: Summary) -> str:
+    """Execute the run's stages in order: done | failed | busy (a stage is held by another runner)."""
+    for stage in run.stages:
+        folder = stage_folder(root, stage)
+        before, why = stage_state(folder, full)
+        if before == "failed" and stage.dirname in seen_busy:
+            state = "failed"  # another runner just tried it in this session; do not try again
+        else:
+            state = execute_stage(stage, root, data_dir, bar, prefix=stage.kind, full=full)
+        if state == "busy":
+            seen_busy.add(stage.dirname)
+            return "busy"
+        if before in ("invalid", "interrupted") and state == "done" and stage.dirname not in seen_busy:
+            summary.redone[stage.dirname] = f"was {before}: {why}"
+        if state != "done":
+            error = (read_stage_record(folder) or {}).get("error", state)
+            summary.failed[run.id] = f"{stage.kind} stage: {error} (record: {folder / stage.notebook})"
+            return "failed"
+    return "done"
 
-    root = study_dir(params, outputs)
-    every = expand(params)  # once per command: the plan, the runs and the results table share it
+
+class UsageError(ValueError):
+    """A command that cannot start (unknown run id, unwritable outputs): one line, exit status 2."""
+
+
+def select_runs(every: list[Run], only: list[str] | None) -> list[Run]:
     runs = every
     if only:
         unknown = sorted(set(only) - {r.id for r in runs})
         if unknown:
-            raise ValueError(f"unknown run id(s) {unknown}; this study's runs: {', '.join(r.id for r in runs)}")
+            raise UsageError(f"--only: unknown run id(s) {unknown}; this study's runs: "
+                             f"{', '.join(r.id for r in runs)}")
         runs = [r for r in runs if r.id in only]
+    return runs
+
+
+def check_writable(root: Path) -> None:
+    """Refuse, before any stage runs, a study folder that cannot be written."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test.{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write to the outputs folder {root} ({e.strerror or type(e).__name__}); "
+                         f"choose another with --outputs DIR or make it writable") from None
+
+
+def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | None = None,
+              only: list[str] | None = None, full: bool = False) -> Summary:
+    """Execute every run of a study (or `only` those run ids), reusing verifiably done stages.
+
+    Stages another runner holds are left to it: their runs are retried after the others, until
+    they are done or failed, so any number of runners can share one study. `full`: verify hashes.
+    """
+    from tqdm.std import tqdm
+
+    root = study_dir(params, outputs)
+    every = expand(params)
+    runs = select_runs(every, only)
+    check_writable(root)
     write_plan(params, every, root)
     summary = Summary()
     start = time.time()
+    seen_busy: set[str] = set()
     bar = tqdm(total=len(runs), desc=f"{params['study']} runs", unit="run", file=sys.stderr, dynamic_ncols=True)
     try:
-        for run in runs:
-            bar.set_description(f"{params['study']} {run.id}")
-            outcome = "done"
-            for stage in run.stages:
-                state = execute_stage(stage, root, data_dir, bar, prefix=stage.kind)
-                if state != "done":
-                    outcome = state
-                    folder = stage_folder(root, stage)
-                    why = "another process is running it" if state == "busy" else json.loads(
-                        (folder / STATUS).read_text()).get("error", state)
-                    summary.failed[run.id] = f"{stage.kind} stage: {why} (record: {folder / stage.notebook})"
-                    break
-            if outcome == "done":
-                summary.done.append(run.id)
-            collect_results(root, every)
-            bar.update(1)
+        pending = list(runs)
+        while pending:
+            waiting = []
+            for run in pending:
+                bar.set_description(f"{params['study']} {run.id}")
+                outcome = _advance(run, root, data_dir, bar, full, seen_busy, summary)
+                if outcome == "busy":
+                    waiting.append(run)
+                    continue
+                if outcome == "done":
+                    summary.done.append(run.id)
+                collect_results(root, every, full)
+                bar.update(1)
+            if waiting and len(waiting) == len(pending):
+                time.sleep(WAIT_POLL)  # everything left is held by other runners: wait for them
+            pending = waiting
     finally:
         bar.close()
         summary.seconds = time.time() - start
-        _write_json(root / "last_run.json", {"done": summary.done, "failed": summary.failed,
-                                             "seconds": round(summary.seconds, 1)})
+        if root.exists():
+            _, summary.missing = collect_results(root, every, full)
+            _write_json(root / "last_run.json", {"done": summary.done, "failed": summary.failed,
+                                                 "missing": summary.missing, "seconds": round(summary.seconds, 1)})
     return summary
 
 
-def status_table(params: dict, outputs: str | Path = "outputs") -> pd.DataFrame:
+def status_table(params: dict, outputs: str | Path = "outputs", full: bool = False) -> pd.DataFrame:
+    """One row per run: its overall state, each stage's state, and why it is not done."""
     root = study_dir(params, outputs)
     rows = []
+    order = ("failed", "invalid", "running", "interrupted", "pending")
     for run in expand(params):
-        states = [stage_status(stage_folder(root, s)) for s in run.stages]
-        overall = ("done" if all(s == "done" for s in states) else
-                   "failed" if "failed" in states else
-                   "running" if "running" in states else
-                   "interrupted" if "interrupted" in states else "pending")
+        states = [stage_state(stage_folder(root, s), full) for s in run.stages]
+        names = [st for st, _ in states]
+        overall = "done" if all(n == "done" for n in names) else next(o for o in order if o in names)
         row = {"run": run.id, "status": overall}
-        row.update({s.kind: st for s, st in zip(run.stages, states)})
+        row.update({s.kind: st for s, (st, _) in zip(run.stages, states)})
+        row["reason"] = next((f"{s.kind}: {why}" for s, (st, why) in zip(run.stages, states)
+                              if st != "done" and why), "")
         rows.append(row)
-    return pd.DataFrame(rows).fillna("-")
+    table = pd.DataFrame(rows).fillna("-")
+    kinds = [k for k in ("intermediate", "target", "evaluate") if k in table.columns]
+    return table[["run", "status", *kinds, "reason"]] if rows else table
 
 
 # ---------------------------------------------------------------------------------------------

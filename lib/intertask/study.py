@@ -19,6 +19,7 @@ import yaml
 from .contracts import OFFLINE_MODEL
 from .design import DesignError, condition_row, expand_design
 from .registry import get_task
+from .schema import ParamsError, validate
 from .tasks import UnknownTaskError
 
 STAGE_SCHEMA = 1  # bump when a stage's meaning changes, so old caches are not reused
@@ -48,31 +49,25 @@ DEFAULTS: dict[str, Any] = {
                  "freeze_layers": 0, "pooling": "mean", "patience": 1, "mixed_precision": "no"},
 }
 
-TYPES: dict[str, Any] = {
-    "study": str, "description": str, "model": str, "data_dir": (str, type(None)), "data_source": str,
-    "seeds": list, "intermediate": dict, "targets": list, "languages": (str, list, dict), "task_options": dict,
-    "allow_target_in_pool": bool, "design": (dict, type(None)),
-    "budgets.intermediate.train_examples": int, "budgets.intermediate.dev_examples": int,
-    "budgets.intermediate.epochs": (int, float), "budgets.intermediate.learning_rate": float,
-    "budgets.intermediate.batch_size": int, "budgets.intermediate.total_examples": (int, type(None)),
-    "budgets.intermediate.sampler": str, "budgets.intermediate.temperature": float,
-    "budgets.intermediate.example_cap": (int, type(None)), "budgets.intermediate.evaluations": int,
-    "budgets.target.train_examples": int, "budgets.target.dev_examples": int, "budgets.target.epochs": (int, float),
-    "budgets.target.learning_rate": float, "budgets.target.batch_size": int,
-    "budgets.eval.examples_per_language": (int, type(None)), "budgets.eval.batch_size": int,
-    "training.max_length": int, "training.warmup_ratio": float, "training.weight_decay": float,
-    "training.freeze_embeddings": bool, "training.freeze_layers": int, "training.pooling": str,
-    "training.patience": (int, type(None)), "training.mixed_precision": str,
-}
-
-
 # budget keys a task may override (QA needs fewer, longer examples than NLI in the same study)
 BUDGET_OVERRIDES = ("train_examples", "dev_examples", "epochs", "learning_rate", "batch_size",
                     "examples_per_language")
 
 
-class ParamsError(ValueError):
-    """A study file problem; the message names the file, the field and the fix."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in first:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first given on line {first[key]}); keep only one",
+                    key_node.start_mark)
+            first[key] = line
+        return super().construct_mapping(node, deep)
 
 
 def _load_yaml(path: Path) -> dict:
@@ -81,7 +76,7 @@ def _load_yaml(path: Path) -> dict:
     except FileNotFoundError:
         raise ParamsError(f"{path}: params file not found") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -107,20 +102,6 @@ def _merge(defaults: dict, given: dict, path: Path, prefix: str = "") -> dict:
         else:
             out[key] = value
     return out
-
-
-def _check_types(params: dict, path: Path) -> None:
-    for dotted, typ in TYPES.items():
-        value: Any = params
-        for part in dotted.split("."):
-            value = value[part]
-        if typ is float and isinstance(value, int) and not isinstance(value, bool):
-            continue
-        if isinstance(value, bool) and typ in (int, float, (int, float)):
-            raise ParamsError(f"{path}: {dotted!r} must be a number, got {value!r}")
-        if not isinstance(value, typ):
-            want = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
-            raise ParamsError(f"{path}: {dotted!r} must be {want}, got {value!r}")
 
 
 def _check_tasks(params: dict, path: Path) -> None:
@@ -199,7 +180,7 @@ def load_params(path: str | Path) -> dict:
         params["study"] = path.stem
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", params["study"]):
         raise ParamsError(f"{path}: study name {params['study']!r} may hold only letters, digits, _ . -")
-    _check_types(params, path)
+    validate(params, path)
     if params["design"] is not None:
         if "intermediate" in given:
             raise ParamsError(f"{path}: give either 'intermediate' (conditions by hand) or 'design' (drawn), not both")

@@ -1,0 +1,38 @@
+"""A kernel that dies with its runner, however the runner ends (exit, Ctrl-C, SIGTERM, kill -9).
+
+jupyter_client starts kernels in a session of their own (so they can be interrupted as a group), and
+ipykernel's parent poller notices a dead parent only when it next polls. On Linux the kernel asks
+the OS for SIGKILL the moment the process that started it dies (prctl PR_SET_PDEATHSIG), so a
+killed runner never leaves a kernel training on; elsewhere the poller remains the fallback.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Runs in the child between fork and exec."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the runner died before the request took effect
+        os._exit(1)
+
+
+class TiedKernelManager(AsyncKernelManager):
+    """An AsyncKernelManager whose kernel receives SIGKILL when the runner process ends."""
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        if sys.platform.startswith("linux"):
+            parent = os.getpid()
+            kw["preexec_fn"] = lambda: _die_with_parent(parent)
+        await super()._async_launch_kernel(kernel_cmd, **kw)

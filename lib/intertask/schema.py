@@ -1,0 +1,151 @@
+"""The params file's schema as pydantic models: types, ranges and allowed values of every setting.
+
+`study.load_params` merges a file over the defaults (unknown keys are refused there, with the closest
+valid key), then validates the result here. Errors keep the project's style: the file, the field
+path, the value given and the allowed range or values. No torch here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+
+# YAML 1.1 reads `5e-5` (no dot) as a string; everyone writes learning rates that way
+_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")  # YAML `yes` must not become 1
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        number = float(value)
+        return int(number) if number.is_integer() and not re.search(r"[.eE]", value) else number
+    return value
+
+
+Float = Annotated[float, BeforeValidator(_number)]
+Int = Annotated[int, BeforeValidator(_number)]
+
+
+class _Section(BaseModel):
+    # other engineers add settings (token budgets, checkpoint keeping) to the defaults: let them through
+    model_config = ConfigDict(extra="allow")
+
+
+class IntermediateBudget(_Section):
+    train_examples: Int = Field(ge=1)
+    dev_examples: Int = Field(ge=0)
+    epochs: Float = Field(gt=0)
+    learning_rate: Float = Field(gt=0)
+    batch_size: Int = Field(ge=1)
+    total_examples: Optional[Int] = Field(default=None, ge=1)
+    sampler: Literal["proportional", "uniform", "temperature"] = "proportional"
+    temperature: Float = Field(default=2.0, gt=0)
+    example_cap: Optional[Int] = Field(default=None, ge=1)
+    evaluations: Int = Field(default=1, ge=1)
+
+
+class TargetBudget(_Section):
+    train_examples: Int = Field(ge=1)
+    dev_examples: Int = Field(ge=0)
+    epochs: Float = Field(gt=0)
+    learning_rate: Float = Field(gt=0)
+    batch_size: Int = Field(ge=1)
+
+
+class EvalBudget(_Section):
+    examples_per_language: Optional[Int] = Field(ge=1)
+    batch_size: Int = Field(ge=1)
+
+
+class Budgets(_Section):
+    intermediate: IntermediateBudget
+    target: TargetBudget
+    eval: EvalBudget
+
+
+class Training(_Section):
+    max_length: Int = Field(ge=8)
+    warmup_ratio: Float = Field(ge=0, lt=1)
+    weight_decay: Float = Field(ge=0)
+    freeze_embeddings: StrictBool
+    freeze_layers: Int = Field(ge=0)
+    pooling: Literal["mean", "cls"]
+    patience: Optional[Int] = Field(ge=0)
+    mixed_precision: Literal["no", "fp16", "bf16", "auto"]
+
+
+class StudyFile(_Section):
+    study: str
+    description: Optional[str]
+    model: str
+    data_dir: Optional[str]
+    data_source: Literal["auto", "local", "hub"]
+    seeds: list[StrictInt] = Field(min_length=1)
+    intermediate: dict
+    targets: list
+    languages: Union[str, list, dict]
+    task_options: dict
+    allow_target_in_pool: StrictBool
+    design: Optional[dict]
+    budgets: Budgets
+    training: Training
+
+
+class ParamsError(ValueError):
+    """A study file problem; the message names the file, the field and the fix."""
+
+
+_WANT = {"float": "int or float", "int": "int", "bool": "bool", "string": "str", "list": "list", "dict": "dict",
+         "model": "a mapping"}
+_EXAMPLES = {"seeds": ", e.g. [1, 2, 3]"}
+
+
+def _message(err: dict) -> str:
+    loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
+    field = ".".join(loc)
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bounds = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in ctx.items()}
+        op = {"greater_than": "> {gt}", "greater_than_equal": ">= {ge}", "less_than": "< {lt}",
+              "less_than_equal": "<= {le}"}[kind].format(**bounds)
+        return f"{field!r} must be {op}, got {value!r}"
+    if kind == "literal_error":
+        return f"{field!r} must be one of {ctx.get('expected', '')}, got {value!r}"
+    if kind == "value_error":
+        return f"{field!r} {ctx.get('error', err['msg'])}, got {value!r}"
+    if kind == "too_short":
+        return f"{field!r} must not be empty{_EXAMPLES.get(field, '')}"
+    if field.startswith("seeds"):
+        return f"'seeds' must be a list of integers{_EXAMPLES['seeds']}, got {value!r}"
+    want = next((w for k, w in _WANT.items() if kind.startswith(k)), None)
+    if want:
+        return f"{field!r} must be {want}, got {value!r}"
+    return f"{field!r}: {err['msg']}, got {value!r}"
+
+
+def _write_back(params: dict, model: BaseModel, given: dict) -> None:
+    """Numbers written as strings (`5e-5`) become numbers; everything else keeps its given form, so the
+    stage hashes of valid files do not change."""
+    for key, value in given.items():
+        new = getattr(model, key, None)
+        if isinstance(new, BaseModel) and isinstance(value, dict):
+            _write_back(params[key], new, value)
+        elif isinstance(value, str) and isinstance(new, (int, float)) and not isinstance(new, bool):
+            params[key] = new
+
+
+def validate(params: dict, path: Path) -> None:
+    """Check every setting's type and range; raise ParamsError-style ValueError naming file, field, value."""
+    given = {k: v for k, v in params.items() if not k.startswith("_")}
+    try:
+        model = StudyFile.model_validate(given)
+    except ValidationError as e:
+        first = e.errors(include_url=False)[0]
+        more = len(e.errors()) - 1
+        extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ParamsError(f"{path}: {_message(first)}{extra}") from None
+    _write_back(params, model, given)
