@@ -26,10 +26,13 @@ from . import __version__
 from .contracts import CONTRACTS
 from .design import task_language_family
 from .export import Evaluation, ExportReport, export
+from .footprint import StageNode, disk_line, prune_checkpoints, reopen_pruned
 from .progress import ENV_STATUS, read_status
+from .resources import kernel_threads
 from .study import Run, Stage, condition_rows, expand, stable_hash, study_dir
 
 STATUS = "status.json"
+FEATURE_CACHE = "../../cache/features"  # from a stage folder: <study>/cache/features
 
 
 def notebooks_dir() -> Path:
@@ -90,6 +93,7 @@ def injected_parameters(stage: Stage, data_dir: str | None) -> dict:
     if stage.kind == "evaluate":
         # retrieval without intermediate training reads the pretrained model itself
         p["checkpoint"] = f"../{stage.parent.dirname}/checkpoint" if stage.parent else stage.parameters["model"]
+        p["feature_cache"] = FEATURE_CACHE  # one per study: every run evaluates the same items
     return CONTRACTS[stage.kind].checked(p, stage.kind).as_dict()
 
 
@@ -138,7 +142,7 @@ def execute_stage(stage: Stage, root: Path, data_dir: str | None, bar: Any = Non
     status_file = folder / ".progress"
     os.environ[ENV_STATUS] = str(status_file.resolve())
     try:
-        with _StatusTicker(bar, status_file, prefix):
+        with _StatusTicker(bar, status_file, prefix), kernel_threads():
             pm.execute_notebook(str(notebooks_dir() / stage.notebook), str(folder / stage.notebook),
                                 parameters=params, cwd=str(folder), progress_bar=False, log_output=False,
                                 request_save_on_cell_execute=True)
@@ -258,6 +262,7 @@ def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | Non
         for run in runs:
             bar.set_description(f"{params['study']} {run.id}")
             outcome = "done"
+            reopen_needed_checkpoints(root, run)
             for stage in run.stages:
                 state = execute_stage(stage, root, data_dir, bar, prefix=stage.kind)
                 if state != "done":
@@ -270,6 +275,7 @@ def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | Non
             if outcome == "done":
                 summary.done.append(run.id)
             collect_results(root, every)
+            apply_keep_checkpoints(params, root)
             bar.update(1)
     finally:
         bar.close()
@@ -277,6 +283,30 @@ def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | Non
         _write_json(root / "last_run.json", {"done": summary.done, "failed": summary.failed,
                                              "seconds": round(summary.seconds, 1)})
     return summary
+
+
+def reopen_needed_checkpoints(root: Path, run: Run) -> list[Path]:
+    """Stages whose checkpoint keep_checkpoints deleted, but which an unfinished stage of `run` needs."""
+    return reopen_pruned([stage_folder(root, s) for s in run.stages], stage_status)
+
+
+def apply_keep_checkpoints(params: dict, root: Path) -> list[Path]:
+    """Delete the checkpoints the study's keep_checkpoints policy lets go (all their readers are done)."""
+    children: dict[str, list[Stage]] = {}
+    stages: dict[str, Stage] = {}
+    for run in expand(params):
+        for s in run.stages:
+            stages[s.hash] = s
+    for s in stages.values():
+        if s.parent is not None:
+            children.setdefault(s.parent.hash, []).append(s)
+    nodes = [StageNode(stage_folder(root, s), s.kind, [(stage_folder(root, c), c.kind) for c in children.get(h, [])])
+             for h, s in stages.items()]
+    return prune_checkpoints(nodes, params.get("keep_checkpoints", "intermediate"), stage_status)
+
+
+def study_disk_line(params: dict, outputs: str | Path = "outputs") -> str:
+    return disk_line(study_dir(params, outputs) / "stages", params.get("keep_checkpoints", "intermediate"))
 
 
 def status_table(params: dict, outputs: str | Path = "outputs") -> pd.DataFrame:

@@ -18,6 +18,7 @@ import yaml
 
 from .contracts import OFFLINE_MODEL
 from .design import DesignError, condition_row, expand_design
+from .footprint import KEEP_POLICIES
 from .registry import get_task
 from .tasks import UnknownTaskError
 
@@ -36,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "task_options": {},
     "allow_target_in_pool": False,
     "design": None,
+    "keep_checkpoints": "intermediate",  # intermediate | all | none: see footprint.py (not part of any hash)
     "budgets": {
         "intermediate": {"train_examples": 1000, "dev_examples": 200, "epochs": 1.0, "learning_rate": 5e-5,
                          "batch_size": 32, "total_examples": None, "sampler": "proportional", "temperature": 2.0,
@@ -45,13 +47,13 @@ DEFAULTS: dict[str, Any] = {
         "eval": {"examples_per_language": 300, "batch_size": 64},
     },
     "training": {"max_length": 128, "warmup_ratio": 0.1, "weight_decay": 0.01, "freeze_embeddings": True,
-                 "freeze_layers": 0, "pooling": "mean", "patience": 1, "mixed_precision": "no"},
+                 "freeze_layers": 0, "pooling": "mean", "patience": 1, "mixed_precision": "auto"},
 }
 
 TYPES: dict[str, Any] = {
     "study": str, "description": str, "model": str, "data_dir": (str, type(None)), "data_source": str,
     "seeds": list, "intermediate": dict, "targets": list, "languages": (str, list, dict), "task_options": dict,
-    "allow_target_in_pool": bool, "design": (dict, type(None)),
+    "allow_target_in_pool": bool, "design": (dict, type(None)), "keep_checkpoints": str,
     "budgets.intermediate.train_examples": int, "budgets.intermediate.dev_examples": int,
     "budgets.intermediate.epochs": (int, float), "budgets.intermediate.learning_rate": float,
     "budgets.intermediate.batch_size": int, "budgets.intermediate.total_examples": (int, type(None)),
@@ -184,10 +186,22 @@ def _check_tasks(params: dict, path: Path) -> None:
                               f"raise it to at least {k_max * inter['batch_size']} or lower batch_size")
     if params["data_source"] not in ("auto", "local", "hub"):
         raise ParamsError(f"{path}: data_source must be auto, local or hub, got {params['data_source']!r}")
+    _check_footprint(params, path)
     if params["training"]["pooling"] not in ("mean", "cls"):
         raise ParamsError(f"{path}: training.pooling must be mean or cls")
     if not params["seeds"] or not all(isinstance(s, int) for s in params["seeds"]):
         raise ParamsError(f"{path}: seeds must be a non-empty list of integers, e.g. [1, 2, 3]")
+
+
+def _check_footprint(params: dict, path: Path) -> None:
+    precisions = ("auto", "no", "bf16", "fp16")  # as intertask.precision.PRECISIONS (which imports torch)
+    if params["training"]["mixed_precision"] not in precisions:
+        raise ParamsError(f"{path}: training.mixed_precision must be one of {', '.join(precisions)} (auto: bf16 on "
+                          f"GPUs and CPUs with AVX512-BF16 or AMX, else fp32), got "
+                          f"{params['training']['mixed_precision']!r}")
+    if params["keep_checkpoints"] not in KEEP_POLICIES:
+        raise ParamsError(f"{path}: keep_checkpoints must be one of {', '.join(KEEP_POLICIES)}, got "
+                          f"{params['keep_checkpoints']!r}")
 
 
 def load_params(path: str | Path) -> dict:
@@ -305,11 +319,13 @@ def expand(params: dict) -> list[Run]:
                 ekey = {"languages": langs, "budget": eval_budget, "max_length": tr["max_length"],
                         "data_source": params["data_source"], "options": options,
                         "model": params["model"] if tstage is None and parent is None else None}
+                if tstage is None and parent is None:  # no parent hash carries the training settings
+                    ekey["precision"] = tr["mixed_precision"]
                 estage = unique(_stage("evaluate", f"{cond}-{target}", ekey, {
                     "target": target, "languages": langs, **eval_budget, "max_length": tr["max_length"],
                     "data_source": params["data_source"], "study": params["study"], "run": run_id,
                     "model": params["model"], "intermediate_tasks": "+".join(inter_tasks) or "none", "seed": seed,
-                    "options": options}, tstage or parent))
+                    "options": options, "mixed_precision": tr["mixed_precision"]}, tstage or parent))
                 run = Run(run_id, cond, list(inter_tasks), target, seed, [s for s in (parent, tstage, estage) if s])
                 runs.append(run)
     return runs
