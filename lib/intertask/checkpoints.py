@@ -66,7 +66,7 @@ def tensor_digest(state: Mapping[str, torch.Tensor], names: Iterable[str]) -> st
     for name in sorted(names):
         t = state[name].detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())  # hashed in place, no copy
     return h.hexdigest()
 
 
