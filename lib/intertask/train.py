@@ -71,6 +71,12 @@ def set_seed(seed: int) -> None:
 
 def make_accelerator(mixed_precision: str = "no") -> Any:
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    # accelerate keeps one process-wide state and refuses a second precision; a later stage in the
+    # same process (a notebook session, the test suite) may train in another one
+    if AcceleratorState._shared_state.get("_mixed_precision", mixed_precision) != mixed_precision:
+        AcceleratorState._reset_state()
 
     return Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available())
 
