@@ -41,6 +41,7 @@ budgets:
   target: {{train_examples: 16, dev_examples: 8, epochs: 1, batch_size: 8}}
   eval: {{examples_per_language: 16, batch_size: 16}}
 training: {{max_length: 64}}
+keep_checkpoints: all  # the verify test re-executes an evaluation record, which reads its checkpoint
 """)
     return p
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .analysis.power import Components, design_of, pilot_components, power_text
 from .data import resolve_data_dir
-from .run import UsageError, export_predictions, make_report, run_study, status_table
+from .run import UsageError, export_predictions, make_report, run_study, status_table, study_disk_line
 from .study import ParamsError, load_params
 from .verify import VerifyError, verify_notebook
 
@@ -56,6 +56,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(table.to_string(index=False))
     counts = table["status"].value_counts().to_dict()
     print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    print(study_disk_line(params, args.outputs))
     return 0
 
 

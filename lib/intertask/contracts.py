@@ -40,8 +40,12 @@ class StageParams:
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> "StageParams":
-        """The parameters a notebook holds after its parameters cell (and papermill's injected cell)."""
-        return cls(**{name: namespace[name] for name in cls.names()})
+        """The parameters a notebook holds after its parameters cell (and papermill's injected cell).
+
+        A field the namespace lacks takes its default: a record made before the field existed
+        (e.g. `mixed_precision` of an evaluation) still re-executes as it was recorded.
+        """
+        return cls(**{name: namespace[name] for name in cls.names() if name in namespace})
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +76,7 @@ class IntermediateParams(StageParams):
     freeze_layers: int = 0
     pooling: str = "mean"
     patience: int | None = 1
-    mixed_precision: str = "no"
+    mixed_precision: str = "auto"  # auto (bf16 where the hardware has it) | no | bf16
     data_source: str = "auto"  # auto | local | hub
     data_dir: str | None = None  # None: $INTERTASK_DATA
     output_dir: str = "../outputs/notebook-defaults/01_intermediate"
@@ -98,7 +102,7 @@ class TargetParams(StageParams):
     freeze_layers: int = 0
     pooling: str = "mean"
     patience: int | None = 1
-    mixed_precision: str = "no"
+    mixed_precision: str = "auto"  # auto (bf16 where the hardware has it) | no | bf16
     data_source: str = "auto"
     data_dir: str | None = None
     output_dir: str = "../outputs/notebook-defaults/02_target"
@@ -115,6 +119,8 @@ class EvaluateParams(StageParams):
     batch_size: int = 64
     max_length: int = 128
     options: dict = field(default_factory=dict)  # the target task's options (QA doc_stride, retrieval layer, ...)
+    mixed_precision: str | None = None  # None: as the checkpoint was trained; auto | no | bf16
+    feature_cache: str | None = None  # a folder shared by the study's runs (the runner sets it)
     data_source: str = "auto"
     data_dir: str | None = None
     study: str = "notebook-defaults"

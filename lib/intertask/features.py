@@ -31,6 +31,8 @@ def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int, value_dtype=torch.
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    # summed in fp32: under bf16 autocast a 128-token sum in bf16 would lose the small differences
+    hidden = hidden.float()
     m = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 

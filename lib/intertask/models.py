@@ -9,7 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from .checkpoints import (Origin, apply_small, get_origin, is_small_checkpoint, model_reference, read_base,
+                          set_origin, write_small)
 from .features import mean_pool
+from .footprint import pruned_message
 from .formats import get_format
 from .offline_model import ensure_offline_model, is_offline_model_id
 from .tasks import Task
@@ -31,6 +34,9 @@ def resolve_model_path(name: str) -> str:
         if not (p / "config.json").exists():
             raise ModelNotFoundError(f"model directory {p} has no config.json; it is not a Hugging Face model folder")
         return str(p.resolve())
+    pruned = pruned_message(p)
+    if pruned:
+        raise ModelNotFoundError(pruned)
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ModelNotFoundError(f"model directory {name!r} does not exist")
     return name
@@ -39,6 +45,8 @@ def resolve_model_path(name: str) -> str:
 def load_tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
+    if is_small_checkpoint(name):  # the tokenizer is the base model's
+        return load_tokenizer(read_base(name).model)
     path = resolve_model_path(name)
     try:
         return AutoTokenizer.from_pretrained(path)
@@ -53,6 +61,17 @@ def _not_found(name: str, e: Exception) -> str:
 
 
 def load_encoder(name: str) -> nn.Module:
+    """A model id, a Hugging Face folder, or a small checkpoint (its base model plus what was trained)."""
+    if is_small_checkpoint(name):
+        ref = read_base(name)
+        return apply_small(load_encoder(ref.model), name, ref)
+    encoder = _load_pretrained(name)
+    if get_origin(encoder) is None:
+        set_origin(encoder, Origin(model_reference(name)))
+    return encoder
+
+
+def _load_pretrained(name: str) -> nn.Module:
     from transformers import AutoModel
 
     path = resolve_model_path(name)
@@ -132,8 +151,12 @@ def freeze(encoder: nn.Module, embeddings: bool, layers: int) -> int:
     return sum(p.numel() for p in encoder.parameters() if p.requires_grad)
 
 
-def save_checkpoint(model: EncoderWithHeads, tokenizer: Any, directory: Path, extra: dict | None = None) -> Path:
-    """Write the encoder as a standard HF folder (safetensors) plus the heads; atomic via rename."""
+def save_checkpoint(model: EncoderWithHeads, tokenizer: Any, directory: Path, extra: dict | None = None,
+                    full: bool = False) -> Path:
+    """Write the trained encoder tensors (a small checkpoint) plus the heads; atomic via rename.
+
+    `full=True`, or an encoder that does not know its base model, writes a standard HF folder instead.
+    """
     from safetensors.torch import save_file
 
     directory = Path(directory)
@@ -143,8 +166,11 @@ def save_checkpoint(model: EncoderWithHeads, tokenizer: Any, directory: Path, ex
 
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    model.encoder.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
+    if full or get_origin(model.encoder) is None:
+        model.encoder.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    else:
+        write_small(model.encoder, tmp)
     heads = {k: v.detach().cpu().contiguous() for k, v in model.heads.state_dict().items()}
     save_file(heads, str(tmp / HEADS_FILE))
     meta = {"formats": model.formats, "pooling": model.pooling, **(extra or {})}
@@ -166,6 +192,9 @@ def load_checkpoint(directory: str | Path, tasks: list[Task], pooling: str = "me
     from safetensors.torch import load_file
 
     path = Path(directory)
+    pruned = pruned_message(path)
+    if pruned:
+        raise ModelNotFoundError(pruned)
     meta = json.loads((path / HEADS_META).read_text()) if (path / HEADS_META).exists() else None
     need = [t.name for t in tasks if get_format(t.format).trainable]
     if need and meta is None:

@@ -31,15 +31,18 @@ from .claims import Claim, job_id, read_claim, stale_reason
 from .contracts import CONTRACTS
 from .design import task_language_family
 from .export import Evaluation, ExportReport, export
+from .footprint import StageNode, disk_line, prune_checkpoints, reopen_pruned
 from .integrity import build_manifest, check_manifest, manifest_digest
 from .kernels import TiedKernelManager
 from .progress import ENV_STATUS, read_status
+from .resources import kernel_threads
 from .results import RESULT_COLUMNS
 from .study import Run, Stage, condition_rows, expand, stable_hash, study_dir
 
 STATUS = "status.json"
 ATTEMPTS = "attempts.jsonl"
 WAIT_POLL = float(os.environ.get("INTERTASK_WAIT_POLL", "2"))  # seconds between looks at stages others hold
+FEATURE_CACHE = "../../cache/features"  # from a stage folder: <study>/cache/features
 
 
 def notebooks_dir() -> Path:
@@ -124,6 +127,7 @@ def injected_parameters(stage: Stage, data_dir: str | None) -> dict:
     if stage.kind == "evaluate":
         # retrieval without intermediate training reads the pretrained model itself
         p["checkpoint"] = f"../{stage.parent.dirname}/checkpoint" if stage.parent else stage.parameters["model"]
+        p["feature_cache"] = FEATURE_CACHE  # one per study: every run evaluates the same items
     return CONTRACTS[stage.kind].checked(p, stage.kind).as_dict()
 
 
@@ -196,7 +200,7 @@ def _execute_claimed(stage: Stage, folder: Path, data_dir: str | None, bar: Any,
     status_file = folder / ".progress"
     os.environ[ENV_STATUS] = str(status_file.resolve())
     try:
-        with _StatusTicker(bar, status_file, prefix):
+        with _StatusTicker(bar, status_file, prefix), kernel_threads():
             pm.execute_notebook(str(notebooks_dir() / stage.notebook), str(folder / stage.notebook),
                                 parameters=params, cwd=str(folder), progress_bar=False, log_output=False,
                                 request_save_on_cell_execute=True, kernel_manager_class=TiedKernelManager)
@@ -397,6 +401,7 @@ def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | Non
             waiting = []
             for run in pending:
                 bar.set_description(f"{params['study']} {run.id}")
+                reopen_needed_checkpoints(root, run)
                 outcome = _advance(run, root, data_dir, bar, full, seen_busy, summary)
                 if outcome == "busy":
                     waiting.append(run)
@@ -404,6 +409,7 @@ def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | Non
                 if outcome == "done":
                     summary.done.append(run.id)
                 collect_results(root, every, full)
+                apply_keep_checkpoints(params, root)
                 bar.update(1)
             if waiting and len(waiting) == len(pending):
                 time.sleep(WAIT_POLL)  # everything left is held by other runners: wait for them
@@ -416,6 +422,30 @@ def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | Non
             _write_json(root / "last_run.json", {"done": summary.done, "failed": summary.failed,
                                                  "missing": summary.missing, "seconds": round(summary.seconds, 1)})
     return summary
+
+
+def reopen_needed_checkpoints(root: Path, run: Run) -> list[Path]:
+    """Stages whose checkpoint keep_checkpoints deleted, but which an unfinished stage of `run` needs."""
+    return reopen_pruned([stage_folder(root, s) for s in run.stages], stage_status)
+
+
+def apply_keep_checkpoints(params: dict, root: Path) -> list[Path]:
+    """Delete the checkpoints the study's keep_checkpoints policy lets go (all their readers are done)."""
+    children: dict[str, list[Stage]] = {}
+    stages: dict[str, Stage] = {}
+    for run in expand(params):
+        for s in run.stages:
+            stages[s.hash] = s
+    for s in stages.values():
+        if s.parent is not None:
+            children.setdefault(s.parent.hash, []).append(s)
+    nodes = [StageNode(stage_folder(root, s), s.kind, [(stage_folder(root, c), c.kind) for c in children.get(h, [])])
+             for h, s in stages.items()]
+    return prune_checkpoints(nodes, params.get("keep_checkpoints", "intermediate"), stage_status)
+
+
+def study_disk_line(params: dict, outputs: str | Path = "outputs") -> str:
+    return disk_line(study_dir(params, outputs) / "stages", params.get("keep_checkpoints", "intermediate"))
 
 
 def status_table(params: dict, outputs: str | Path = "outputs", full: bool = False) -> pd.DataFrame:

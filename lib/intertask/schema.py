@@ -90,6 +90,7 @@ class StudyFile(_Section):
     languages: Union[str, list, dict]
     task_options: dict
     allow_target_in_pool: StrictBool
+    keep_checkpoints: Literal["intermediate", "all", "none"]  # see footprint.KEEP_POLICIES
     design: Optional[dict]
     budgets: Budgets
     training: Training

@@ -15,11 +15,13 @@ import torch
 
 from .data import DataSource, MissingDataError, assert_no_leakage, has_split, resolve_data_dir
 from .results import RESULT_COLUMNS, result_rows
+from .feature_cache import CACHE_OPTION, FeatureCache
 from .features import Feature
 from .formats import EvalConfig, featurize, get_format, task_options
 from .item_scores import ITEM_COLUMNS, item_rows
 from .models import (EncoderWithHeads, checkpoint_meta, freeze, load_checkpoint, load_encoder, load_tokenizer,
                      save_checkpoint)
+from .precision import autocast, describe, resolve_precision
 from .progress import progress
 from .registry import get_task
 from .tasks import Task
@@ -85,10 +87,12 @@ def train_and_save(model: EncoderWithHeads, tokenizer: Any, train_data: StageDat
     """Train, then write `checkpoint/` and `history.csv` under `output_dir`; returns the history."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    precision = resolve_precision(cfg.mixed_precision)
+    print(f"{describe(cfg.mixed_precision, precision)}; {torch.get_num_threads()} CPU thread(s)")
     start = time.time()
     history = train(model, train_data.features, dev_data.examples, cfg, tokenizer, max_length)
     meta = {"train_ids": train_data.ids, "dev_ids": dev_data.ids, "train_seconds": round(time.time() - start, 1),
-            **(extra or {})}
+            "precision": precision, **(extra or {})}
     save_checkpoint(model, tokenizer, out / "checkpoint", meta)
     frame = pd.DataFrame(history)
     frame.to_csv(out / "history.csv", index=False)
@@ -97,8 +101,12 @@ def train_and_save(model: EncoderWithHeads, tokenizer: Any, train_data: StageDat
 
 def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str] | str, source: DataSource,
                        examples_per_language: int | None, batch_size: int, max_length: int,
-                       identity: dict, output_dir: str | Path = ".", options: dict | None = None) -> pd.DataFrame:
+                       identity: dict, output_dir: str | Path = ".", options: dict | None = None,
+                       mixed_precision: str | None = None, feature_cache: str | Path | None = None) -> pd.DataFrame:
     """Score the fine-tuned model on the held-out test items of every language; writes results.csv.
+
+    `mixed_precision` (auto | no | bf16) defaults to the precision the checkpoint was trained in.
+    `feature_cache`: a folder where the test items' features are kept for every run of the study.
 
     Refuses any item whose id was used to train or select the model, in any language. Predictions
     are written per language under `predictions/<task>/` in the benchmark's own file format, and
@@ -124,21 +132,31 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
     cfg = EvalConfig(batch_size, int(opts.get("max_length", max_length)), "cuda" if torch.cuda.is_available() else "cpu",
                      opts)
     model.to(cfg.device)
+    cache = FeatureCache(feature_cache) if feature_cache else None
+    if cache is not None:
+        cfg.extra[CACHE_OPTION] = cache
+    setting = mixed_precision or meta.get("precision", "auto")
+    precision = resolve_precision(setting, "cuda" if torch.cuda.is_available() else "cpu")
+    print(f"{describe(setting, precision)}; {torch.get_num_threads()} CPU thread(s)")
     out = Path(output_dir)
     pred_dir = out / "predictions" / target
     pred_dir.mkdir(parents=True, exist_ok=True)
-    cfg.extra["context"] = fmt.prepare(model, task, source, langs, examples_per_language, tokenizer, cfg)
+    with autocast(precision, cfg.device):  # retrieval encodes its candidate pools here
+        cfg.extra["context"] = fmt.prepare(model, task, source, langs, examples_per_language, tokenizer, cfg)
     rows, items = [], []
     for lang in progress(langs, desc=f"evaluate {target}", unit="lang"):
         examples = source.load(task, "test", lang, limit=examples_per_language)
         assert_no_leakage(seen, [ex["id"] for ex in examples], f"{target} test ({lang})")
-        preds = fmt.predict(model, task, examples, tokenizer, cfg)
+        with autocast(precision, cfg.device):
+            preds = fmt.predict(model, task, examples, tokenizer, cfg)
         scores = fmt.score(task, examples, preds, lang)
         rows += result_rows(identity, target, lang, "test", scores, len(examples))
         items += item_rows(fmt, task, examples, preds, lang)
         lines = fmt.export_lines(task, examples, preds)
         (pred_dir / f"test-{lang}.{'json' if isinstance(lines, str) else 'tsv'}").write_text(
             lines if isinstance(lines, str) else "\n".join(lines) + "\n", encoding="utf-8")
+    if cache is not None:
+        print(f"features: {cache.hits} language(s) read from {feature_cache}, {cache.misses} tokenized")
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     frame.to_csv(out / "results.csv", index=False)
     if items:  # per-item scores: the reports' paired item-level intervals read them

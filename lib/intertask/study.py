@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "task_options": {},
     "allow_target_in_pool": False,
     "design": None,
+    "keep_checkpoints": "intermediate",  # intermediate | all | none: see footprint.py (not part of any hash)
     "budgets": {
         "intermediate": {"train_examples": 1000, "dev_examples": 200, "epochs": 1.0, "learning_rate": 5e-5,
                          "batch_size": 32, "total_examples": None, "sampler": "proportional", "temperature": 2.0,
@@ -46,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
         "eval": {"examples_per_language": 300, "batch_size": 64},
     },
     "training": {"max_length": 128, "warmup_ratio": 0.1, "weight_decay": 0.01, "freeze_embeddings": True,
-                 "freeze_layers": 0, "pooling": "mean", "patience": 1, "mixed_precision": "no"},
+                 "freeze_layers": 0, "pooling": "mean", "patience": 1, "mixed_precision": "auto"},
 }
 
 # budget keys a task may override (QA needs fewer, longer examples than NLI in the same study)
@@ -286,11 +287,13 @@ def expand(params: dict) -> list[Run]:
                 ekey = {"languages": langs, "budget": eval_budget, "max_length": tr["max_length"],
                         "data_source": params["data_source"], "options": options,
                         "model": params["model"] if tstage is None and parent is None else None}
+                if tstage is None and parent is None:  # no parent hash carries the training settings
+                    ekey["precision"] = tr["mixed_precision"]
                 estage = unique(_stage("evaluate", f"{cond}-{target}", ekey, {
                     "target": target, "languages": langs, **eval_budget, "max_length": tr["max_length"],
                     "data_source": params["data_source"], "study": params["study"], "run": run_id,
                     "model": params["model"], "intermediate_tasks": "+".join(inter_tasks) or "none", "seed": seed,
-                    "options": options}, tstage or parent))
+                    "options": options, "mixed_precision": tr["mixed_precision"]}, tstage or parent))
                 run = Run(run_id, cond, list(inter_tasks), target, seed, [s for s in (parent, tstage, estage) if s])
                 runs.append(run)
     return runs

@@ -19,6 +19,7 @@ import torch
 from .formats import EvalConfig, get_format, task_options
 from .features import Feature, bucketed_batches
 from .models import EncoderWithHeads
+from .precision import autocast, resolve_precision
 from .progress import progress
 
 
@@ -33,7 +34,7 @@ class TrainConfig:
     patience: int | None = 1  # epochs without a better English dev score before stopping; None: never
     eval_batch_size: int = 64
     seed: int = 1
-    mixed_precision: str = "no"  # "no", "fp16" or "bf16" (GPU)
+    mixed_precision: str = "auto"  # auto (bf16 where the hardware has it) | no | bf16 | fp16: see precision.py
     task_options: dict | None = None  # task -> options (max_length, doc_stride, ...) for dev scoring
     # Multi-task budget: with total_examples set, training runs ceil(total_examples / batch_size) steps
     # whatever the number of tasks, each step drawing one task's batch by the sampler's weights, so
@@ -70,6 +71,12 @@ def set_seed(seed: int) -> None:
 
 def make_accelerator(mixed_precision: str = "no") -> Any:
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    # accelerate keeps one process-wide state and refuses a second precision; a later stage in the
+    # same process (a notebook session, the test suite) may train in another one
+    if AcceleratorState._shared_state.get("_mixed_precision", mixed_precision) != mixed_precision:
+        AcceleratorState._reset_state()
 
     return Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available())
 
@@ -152,8 +159,8 @@ def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def dev_scores(model: EncoderWithHeads, dev_examples: dict[str, list[dict]], tokenizer: Any, cfg: EvalConfig,
-               options: dict | None = None) -> dict[str, float]:
-    """Each task's main metric (its format's first) on its English dev examples."""
+               options: dict | None = None, precision: str = "no") -> dict[str, float]:
+    """Each task's main metric (its format's first) on its English dev examples, in `precision` (resolved)."""
     scores = {}
     for name, examples in dev_examples.items():
         if examples:
@@ -161,7 +168,8 @@ def dev_scores(model: EncoderWithHeads, dev_examples: dict[str, list[dict]], tok
             fmt = get_format(task.format)
             opts = task_options(task, (options or {}).get(name))
             task_cfg = EvalConfig(cfg.batch_size, int(opts.get("max_length", cfg.max_length)), cfg.device, opts)
-            preds = fmt.predict(model, task, examples, tokenizer, task_cfg)
+            with autocast(precision, cfg.device):
+                preds = fmt.predict(model, task, examples, tokenizer, task_cfg)
             scores[name] = float(next(iter(fmt.score(task, examples, preds, task.train_language).values())))
     return scores
 
@@ -174,7 +182,8 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
     if empty:
         raise ValueError(f"no training examples for {empty}")
     set_seed(cfg.seed)
-    acc = make_accelerator(cfg.mixed_precision)
+    precision = resolve_precision(cfg.mixed_precision)
+    acc = make_accelerator(precision)
     formats = {name: get_format(model.tasks[name].format) for name in train_features}
     rng = random.Random(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -225,7 +234,7 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
             record.update({f"examples_{t}": n for t, n in sorted(seen.items())})
         if dev_examples:
             scores = dev_scores(acc.unwrap_model(model), dev_examples, tokenizer,
-                                EvalConfig(cfg.eval_batch_size, max_length, acc.device), cfg.task_options)
+                                EvalConfig(cfg.eval_batch_size, max_length, acc.device), cfg.task_options, precision)
             record.update({f"dev_{t}": s for t, s in scores.items()})
             score = sum(scores.values()) / len(scores) if scores else -math.inf
             record["dev_score"] = score

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..feature_cache import eval_features
 from ..features import encode_pairs, length_sorted_batches, pad_sequences
 from ..metrics import score
 from ..progress import progress
@@ -40,7 +41,7 @@ class Classification(Format):
     def loss(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return F.cross_entropy(outputs.float(), batch["labels"])
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def logits(self, model: Any, task: Task, features: Sequence[Feature], cfg: EvalConfig, pad_id: int,
                desc: str | None = None) -> list:
         """Outputs in the order of `features`, computed in length-sorted batches."""
@@ -57,7 +58,8 @@ class Classification(Format):
         return out
 
     def predict(self, model: Any, task: Task, examples: Sequence[Example], tokenizer: Any, cfg: EvalConfig) -> list:
-        feats = self.featurize(task, examples, tokenizer, cfg.max_length, cfg.extra)
+        feats = eval_features(cfg, task, examples, tokenizer,
+                              lambda: self.featurize(task, examples, tokenizer, cfg.max_length, cfg.extra))
         return [int(x.argmax()) for x in self.logits(model, task, feats, cfg, tokenizer.pad_token_id)]
 
     def score(self, task: Task, examples: Sequence[Example], predictions: list, lang: str) -> dict[str, float]:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..feature_cache import eval_features
 from ..features import length_sorted_batches, pad_sequences
 from ..metrics import score
 from ..progress import progress
@@ -181,7 +182,7 @@ class SpanQA(Format):
         start, end = outputs
         return (F.cross_entropy(start, batch["start_positions"]) + F.cross_entropy(end, batch["end_positions"])) / 2
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def window_logits(self, model: Any, task: Task, features: Sequence[Feature], cfg: EvalConfig,
                       pad_id: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """(start, end) logits of every window, in the order of `features`, trimmed to its length."""
@@ -204,7 +205,8 @@ class SpanQA(Format):
     def predict(self, model: Any, task: Task, examples: Sequence[Example], tokenizer: Any, cfg: EvalConfig) -> list:
         """The answer text per example: the best valid span over all its windows ("" if none)."""
         opts = cfg.extra or {}
-        feats = windows(examples, tokenizer, cfg.max_length, opts, keep_offsets=True)
+        feats = eval_features(cfg, task, examples, tokenizer,
+                              lambda: windows(examples, tokenizer, cfg.max_length, opts, keep_offsets=True))
         logits = self.window_logits(model, task, feats, cfg, tokenizer.pad_token_id)
         n_best, max_answer = _opt(opts, "n_best"), _opt(opts, "max_answer_length")
         best: list[tuple[float, str] | None] = [None] * len(examples)

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..feature_cache import eval_features
 from ..features import length_sorted_batches, pad_sequences
 from ..metrics import score
 from ..progress import progress
@@ -181,12 +182,13 @@ class Tagging(Format):
         return F.cross_entropy(outputs.float().reshape(-1, outputs.shape[-1]), labels.reshape(-1),
                                ignore_index=IGNORE)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict(self, model: Any, task: Task, examples: Sequence[Example], tokenizer: Any,
                 cfg: EvalConfig) -> list[list[str]]:
         """One predicted tag per word of every example, read from each word's first sub-word."""
         names = labels_of(task)
-        feats = self._features(task, examples, tokenizer, cfg.max_length, None)
+        feats = eval_features(cfg, task, examples, tokenizer,
+                              lambda: self._features(task, examples, tokenizer, cfg.max_length, None))
         out: list[list[str | None]] = [[None] * len(ex["tokens"]) for ex in examples]
         was_training = model.training
         model.eval()

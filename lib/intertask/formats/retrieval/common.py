@@ -69,7 +69,7 @@ def _hidden_states(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> Sequenc
     return model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def encode(model: Any, tokenizer: Any, texts: Sequence[str], layers: Sequence[int], max_length: int,
            batch_size: int, device: Any = "cpu", desc: str = "encode", chunk: int = 65536) -> np.ndarray:
     """L2-normalised mean-pooled states ``[len(texts), len(layers), hidden]`` from one pass per batch.
