@@ -16,7 +16,7 @@ import pytest
 
 from intertask import cli
 from intertask.analysis import load_items
-from intertask.results import RESULT_COLUMNS
+from intertask.results import OUTPUT_COLUMNS
 from intertask.run import stage_status, status_table
 from intertask.study import expand, load_params
 from intertask.values import VALUES_MIME
@@ -47,9 +47,9 @@ training: {{max_length: 64}}
 
 @pytest.fixture(scope="module")
 def finished_study(tiny_model, data_dir, tmp_path_factory):
-    """One study with a failing condition (MNLI has no local data), run once through the CLI."""
+    """One study with a failing condition (SST-2 has no local data), run once through the CLI."""
     tmp = tmp_path_factory.mktemp("study")
-    params = study_file(tmp, tiny_model, "t1", extra="  broken: [mnli]")
+    params = study_file(tmp, tiny_model, "t1", extra="  broken: [sst2]")
     outputs = tmp / "outputs"
     rc = cli.main(["run", str(params), "--outputs", str(outputs)])
     return params, outputs, rc
@@ -60,7 +60,7 @@ def test_failed_run_is_isolated_and_reported(finished_study, capsys):
     assert rc == 1  # a failure makes the command end non-zero ...
     root = outputs / "t1"
     results = pd.read_csv(root / "results.csv")
-    assert list(results.columns) == RESULT_COLUMNS + ["condition"]
+    assert list(results.columns) == OUTPUT_COLUMNS + ["condition"]
     # ... but the other runs finished: 2 conditions x 2 languages
     assert sorted(results["run"].unique()) == ["copa__xnli__s1", "none__xnli__s1"]
     assert sorted(results["language"]) == ["de", "de", "en", "en"]
