@@ -293,7 +293,7 @@ def test_cli_audit_reports_overlaps(data_dir, capsys):
 
     assert cli.main(["audit", str(ROOT / "params" / "xtreme_r_smoke.yaml"), "--data", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    assert "0 id overlaps, 3 of 8500 evaluated items share content" in out and "panx       en  test" in out
+    assert "0 id overlaps, 3 of 9000 evaluated items share content" in out and "panx       en  test" in out
 
 
 def test_translated_pool_files_share_one_partition(data_dir):
