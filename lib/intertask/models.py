@@ -11,6 +11,7 @@ from torch import nn
 
 from .features import mean_pool
 from .formats import get_format
+from .leakage import ContentGuard, save_guard
 from .offline_model import ensure_offline_model, is_offline_model_id
 from .tasks import Task
 
@@ -132,8 +133,13 @@ def freeze(encoder: nn.Module, embeddings: bool, layers: int) -> int:
     return sum(p.numel() for p in encoder.parameters() if p.requires_grad)
 
 
-def save_checkpoint(model: EncoderWithHeads, tokenizer: Any, directory: Path, extra: dict | None = None) -> Path:
-    """Write the encoder as a standard HF folder (safetensors) plus the heads; atomic via rename."""
+def save_checkpoint(model: EncoderWithHeads, tokenizer: Any, directory: Path, extra: dict | None = None,
+                    content: ContentGuard | None = None) -> Path:
+    """Write the encoder as a standard HF folder (safetensors) plus the heads; atomic via rename.
+
+    `content`: the fingerprints of every input the model was trained or selected on, in all its stages
+    (`leakage.ContentGuard`); none given means it has seen none of our data (a fresh head on a pretrained
+    encoder)."""
     from safetensors.torch import save_file
 
     directory = Path(directory)
@@ -149,6 +155,7 @@ def save_checkpoint(model: EncoderWithHeads, tokenizer: Any, directory: Path, ex
     save_file(heads, str(tmp / HEADS_FILE))
     meta = {"formats": model.formats, "pooling": model.pooling, **(extra or {})}
     (tmp / HEADS_META).write_text(json.dumps(meta, indent=2))
+    save_guard(content or ContentGuard(), tmp)
     if directory.exists():
         import shutil
 

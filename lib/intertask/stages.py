@@ -17,7 +17,8 @@ from .data import DataSource, LeakageError, MissingDataError, assert_no_leakage,
 from .features import Feature
 from .formats import EvalConfig, featurize, get_format, task_options
 from .item_scores import ITEM_COLUMNS, item_rows
-from .leakage import GUARD_FILE, ContentGuard, item_keys, load_guard, save_guard, target_in_pool
+from .leakage import GUARD_FILE, ContentGuard, item_keys, load_guard, target_in_pool
+from .results import OUTPUT_COLUMNS, result_rows
 from .results import OUTPUT_COLUMNS, result_rows
 from .models import (EncoderWithHeads, checkpoint_meta, freeze, load_checkpoint, load_encoder, load_tokenizer,
                      save_checkpoint)
@@ -96,12 +97,11 @@ def train_and_save(model: EncoderWithHeads, tokenizer: Any, train_data: StageDat
     history = train(model, train_data.features, dev_data.examples, cfg, tokenizer, max_length)
     meta = {"train_ids": train_data.ids, "dev_ids": dev_data.ids, "train_seconds": round(time.time() - start, 1),
             **(extra or {})}
-    save_checkpoint(model, tokenizer, out / "checkpoint", meta)
     guard = ContentGuard(getattr(model, "content_guard", ContentGuard()).seen)
     for split_data in (train_data, dev_data):
         for name, examples in split_data.examples.items():
             guard.add(name, examples, get_task(name).format)
-    save_guard(guard, out / "checkpoint")
+    save_checkpoint(model, tokenizer, out / "checkpoint", meta, content=guard)
     frame = pd.DataFrame(history)
     frame.to_csv(out / "history.csv", index=False)
     return frame
