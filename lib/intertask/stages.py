@@ -19,7 +19,6 @@ from .formats import EvalConfig, featurize, get_format, task_options
 from .item_scores import ITEM_COLUMNS, item_rows
 from .leakage import GUARD_FILE, ContentGuard, item_keys, load_guard, target_in_pool
 from .results import OUTPUT_COLUMNS, result_rows
-from .results import OUTPUT_COLUMNS, result_rows
 from .models import (EncoderWithHeads, checkpoint_meta, freeze, load_checkpoint, load_encoder, load_tokenizer,
                      save_checkpoint)
 from .progress import progress
