@@ -40,10 +40,18 @@ def load_results_frame(df: pd.DataFrame) -> pd.DataFrame:
     if "overlap" not in df.columns:  # written before the content guard: unknown, not zero
         df["overlap"] = pd.NA
     if "target_in_pool" not in df.columns:
-        df["target_in_pool"] = [target_in_pool(t, [x for x in str(i).split("+") if x and x != BASELINE])
-                                for t, i in zip(df["target_task"], df["intermediate_tasks"])]
+        df["target_in_pool"] = [_in_pool(t, i) for t, i in zip(df["target_task"], df["intermediate_tasks"])]
     df["target_in_pool"] = df["target_in_pool"].astype(str).str.lower().eq("true")
     return df
+
+
+def _in_pool(target: str, intermediate_tasks: str) -> bool:
+    """The flag for a table written before it existed; names outside the registry (simulated studies)
+    cannot be checked and count as not flagged."""
+    tasks = [x for x in str(intermediate_tasks).split("+") if x and x != BASELINE]
+    if target not in REGISTRY or any(t not in REGISTRY for t in tasks):
+        return False
+    return target_in_pool(target, tasks)
 
 
 def data_table(results: pd.DataFrame) -> pd.DataFrame:
