@@ -52,7 +52,7 @@ def test_params_design_expands_and_refuses_target_data_in_pool(tmp_path: Path):
     params = load_params(p)
     assert len(params["_conditions"]) == 5 and len(expand(params)) == 5
     p.write_text("targets: [xcopa]\ndesign: {pool: [anli, copa], k: [1], arms: [english]}\n")
-    with pytest.raises(ParamsError, match=r"share the target task 'xcopa''s data \(copa\).*allow_target_in_pool"):
+    with pytest.raises(ParamsError, match=r"trains on \['copa'\], which share the target task 'xcopa''s data \(copa: .*allow_target_in_pool"):
         load_params(p)
     p.write_text("targets: [xnli]\ndesign: {pool: [anli, qqp, mrpc], k: [2], arms: [english]}\n"
                  "budgets:\n  intermediate: {total_examples: 16, batch_size: 16}\n")

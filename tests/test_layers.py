@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "lib" / "intertask"
-NO_TORCH = ("study", "run", "report", "analysis", "design", "cli")
+NO_TORCH = ("study", "run", "report", "analysis", "design", "cli", "leakage", "audit")
 HEAVY = ("torch", "transformers")
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from intertask import cli
 from intertask.analysis import load_items
-from intertask.results import RESULT_COLUMNS
+from intertask.results import OUTPUT_COLUMNS
 from intertask.run import stage_status, status_table
 from intertask.study import expand, load_params
 from intertask.values import VALUES_MIME
@@ -48,9 +48,9 @@ keep_checkpoints: all  # the verify test re-executes an evaluation record, which
 
 @pytest.fixture(scope="module")
 def finished_study(tiny_model, data_dir, tmp_path_factory):
-    """One study with a failing condition (MNLI has no local data), run once through the CLI."""
+    """One study with a failing condition (SST-2 has no local data), run once through the CLI."""
     tmp = tmp_path_factory.mktemp("study")
-    params = study_file(tmp, tiny_model, "t1", extra="  broken: [mnli]")
+    params = study_file(tmp, tiny_model, "t1", extra="  broken: [sst2]")
     outputs = tmp / "outputs"
     rc = cli.main(["run", str(params), "--outputs", str(outputs)])
     return params, outputs, rc
@@ -61,7 +61,7 @@ def test_failed_run_is_isolated_and_reported(finished_study, capsys):
     assert rc == 1  # a failure makes the command end non-zero ...
     root = outputs / "t1"
     table = pd.read_csv(root / "results.csv")
-    assert list(table.columns) == RESULT_COLUMNS + ["condition", "status", "reason"]
+    assert list(table.columns) == OUTPUT_COLUMNS + ["condition", "status", "reason"]
     # the failed run is listed as missing, with the reason, never silently dropped ...
     missing = table[table["status"] == "missing"]
     assert list(missing["run"]) == ["broken__xnli__s1"] and "intermediate stage is failed" in missing["reason"].iloc[0]

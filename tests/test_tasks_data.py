@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from intertask.data import (DataSource, LeakageError, MalformedDataError, MissingDataError, assert_no_leakage,
-                            partition_ids, resolve_data_dir)
+                            resolve_data_dir)
+from intertask.leakage import partition_groups
 from intertask.readers.text import read_copa_jsonl, read_mrpc_txt, read_xnli_tsv
 from intertask.registry import REGISTRY, get_task
 from intertask.tasks import UnknownLanguageError, UnknownTaskError
@@ -81,7 +82,8 @@ def test_leakage_guard_raises():
 
 def test_partition_is_fixed_and_disjoint():
     ids = [str(i) for i in range(100)]
-    a, b = partition_ids(ids, (0.5, 0.1, 0.4)), partition_ids(ids, (0.5, 0.1, 0.4))
+    singletons = list(range(100))
+    a, b = partition_groups(ids, singletons, (0.5, 0.1, 0.4)), partition_groups(ids, singletons, (0.5, 0.1, 0.4))
     assert a == b and [len(a[k]) for k in ("train", "dev", "test")] == [50, 10, 40]
     assert sorted(a["train"] + a["dev"] + a["test"]) == sorted(ids)
 

@@ -1,4 +1,4 @@
-"""The `intertask` command: run, status, report, verify, export-predictions, power, prepare-model."""
+"""The `intertask` command: run, status, report, verify, export-predictions, power, audit, prepare-model."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from .analysis.power import Components, design_of, pilot_components, power_text
-from .data import resolve_data_dir
+from .audit import audit_study
+from .data import DataSource, resolve_data_dir
 from .run import UsageError, export_predictions, make_report, run_study, status_table, study_disk_line
 from .study import ParamsError, load_params
 from .verify import VerifyError, verify_notebook
@@ -107,6 +108,22 @@ def cmd_power(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    params = _params(args.params)
+    data_dir = resolve_data_dir(args.data, params["data_dir"], Path(args.params).resolve().parent)
+    table = audit_study(params, DataSource(data_dir, "local"))
+    shown = table if args.all else table[(table["id_overlap"] > 0) | (table["content_overlap"] > 0)]
+    if len(shown):
+        print(shown.to_string(index=False))
+    print(f"{len(table)} (condition, target, language) evaluations: {int(table['id_overlap'].sum())} id overlaps, "
+          f"{int(table['content_overlap'].sum())} of {int(table['evaluated'].sum())} evaluated items share content "
+          f"with their run's training/selection inputs (left out of scoring)")
+    missing = sorted({t for v in table["unavailable"] for t in v.split(", ") if t})
+    if missing:
+        print(f"not audited (no local data): {', '.join(missing)}")
+    return 1 if table["id_overlap"].any() else 0
+
+
 def cmd_prepare_model(args: argparse.Namespace) -> int:
     # lazy: offline_model pulls numpy/safetensors conversion code; `intertask status` must stay light
     from .offline_model import ensure_offline_model
@@ -161,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--difference", type=float, default=1.0, help="arm difference to detect, points (default 1)")
     p.add_argument("--scale", choices=["k", "log2k"], default="k", help="slope per task or per doubling of k")
     p.set_defaults(fn=cmd_power)
+
+    p = sub.add_parser("audit", help="count id and content overlaps of evaluated items with training data, before running")
+    p.add_argument("params")
+    p.add_argument("--data", help="data folder (else data_dir:, else $INTERTASK_DATA)")
+    p.add_argument("--all", action="store_true", help="list every evaluation, not only those with overlaps")
+    p.set_defaults(fn=cmd_audit)
 
     p = sub.add_parser("prepare-model", help="convert the offline 4-bit multilingual-e5-small once")
     p.set_defaults(fn=cmd_prepare_model)

@@ -4,8 +4,10 @@ The readers themselves (one table, format name -> function) are in `intertask.re
 
 Splits are "train" and "dev" (in the task's training language, English) and "test" (any language).
 Where only one labelled file exists (XNLI/PAWS-X dev offline, ANLI dev rounds, ...), it is partitioned
-by *example id* with a fixed seed, the same partition for every language, so no item that is trained
-on in one language is evaluated in another language (`assert_no_leakage` checks it).
+by *content* with a fixed seed (`partition_by_content`): items that share a premise, a
+sentence or a paragraph stay in one part. Parallel files are grouped on the training language's file
+and the same partition is used for every language, so no item trained on in one language is evaluated
+in another (`assert_no_leakage` checks the ids, `leakage.ContentGuard` the content).
 """
 
 from __future__ import annotations
@@ -13,19 +15,19 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .leakage import PARTITION_SEED, drop_protected_contexts, partition_by_content
 from .readers import HUB_CONVERTERS, READERS
+from .registry import get_task
 from .tasks import DataError, Example, LeakageError, MalformedDataError, MissingDataError, Task
 
 __all__ = ["DataSource", "DataError", "MissingDataError", "MalformedDataError", "LeakageError", "resolve_data_dir",
-           "load_hub_split", "partition_ids", "assert_no_leakage", "has_split", "ENV_DATA", "PARTITION_SEED", "SPLITS"]
+           "load_hub_split", "assert_no_leakage", "has_split", "ENV_DATA", "PARTITION_SEED", "SPLITS"]
 
 ENV_DATA = "INTERTASK_DATA"
-# Fixed, task-independent seed for id partitions: the split must not change with the run's seed,
-# or different seeds would be evaluated on different items.
-PARTITION_SEED = 20200000
 SPLITS = ("train", "dev", "test")
 
 
@@ -115,18 +117,6 @@ def load_hub_split(task: Task, split: str, lang: str) -> list[Example]:
 
 # ---------------------------------------------------------------------------------------------
 # splits
-
-
-def partition_ids(ids: list[str], fractions: tuple[float, float, float], seed: int = PARTITION_SEED) -> dict[str, list[str]]:
-    """Split ids into train/dev/test by fixed-seed shuffle; each part keeps the shuffled order."""
-    if abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"split fractions must sum to 1, got {fractions}")
-    order = list(ids)
-    random.Random(seed).shuffle(order)
-    n = len(order)
-    n_train = int(round(fractions[0] * n))
-    n_dev = int(round(fractions[1] * n))
-    return {"train": order[:n_train], "dev": order[n_train:n_train + n_dev], "test": order[n_train + n_dev:]}
 
 
 def assert_no_leakage(train_ids: Iterable[str], eval_ids: Iterable[str], what: str = "") -> None:
@@ -223,15 +213,38 @@ class DataSource:
                 ex["id"] = f"{stem}:{ex['id']}"
             return examples
         fractions = task.id_split or (1.0, 0.0, 0.0)
-        if task.parallel and lang != task.train_language:
-            reference = reader(self._local_files(task, "all", task.train_language)[0])  # type: ignore[index]
-            if len(reference) != len(examples):
-                raise MalformedDataError(
-                    f"{paths[0]}: {len(examples)} examples, but the {task.train_language} file has {len(reference)}; "
-                    f"{task.name} files must be parallel (line i of every language is the same item)")
-        parts = partition_ids([ex["id"] for ex in examples], fractions)
+        # parallel files are grouped on the training language's file: line i of every language is the same
+        # item; an aligned task's file on its partner's (same ids)
+        ref = get_task(task.aligned_with) if task.aligned_with else task
+        ref_paths = self._local_files(ref, "all", ref.train_language) if task.parallel or task.aligned_with else paths
+        assert ref.local is not None
+        n_reference, parts = _content_partition(tuple(_file_version(p) for p in ref_paths or []), ref.local.reader,
+                                                ref.format, fractions)
+        if task.parallel and n_reference != len(examples):
+            raise MalformedDataError(
+                f"{paths[0]}: {len(examples)} examples, but the {task.train_language} file has {n_reference}; "
+                f"{task.name} files must be parallel (line i of every language is the same item)")
         by_id = {ex["id"]: ex for ex in examples}
-        return [by_id[i] for i in parts[split]]
+        # an aligned file's items without a partner (dropped there as empty) belong to no part
+        return [by_id[i] for i in parts[split] if i in by_id]
+
+    def split_label(self, task: Task, lang: str) -> str:
+        """What the evaluated items of `lang` really are, for the results' `split` column.
+
+        "test" only for a benchmark's test set; "dev" for a dev set evaluated as the test (MLQA and
+        BUCC offline); "<origin>-subset" for the held-out part of a partitioned file (XNLI's dev
+        offline gives "dev-subset", TyDiQA's English training file "train-subset").
+        """
+        if self.choose(task, "test", lang) == "hub":
+            assert task.hub is not None
+            name = task.hub.splits.get("test", "test")
+            return task.hub.origin.get("test", {"validation": "dev"}.get(name, name))
+        assert task.local is not None
+        key = "all" if "all" in task.local.files else "test"
+        origin = task.local.origin.get(key, key)
+        partitioned = key == "all" and (task.parallel or lang == task.train_language) and \
+            (task.id_split or (1.0, 0.0, 0.0))[2] < 1.0
+        return f"{origin}-subset" if partitioned else origin
 
     def available(self, task: Task, split: str, lang: str) -> bool:
         """Whether this split and language can be read: local files exist, or the hub is the source.
@@ -264,6 +277,12 @@ class DataSource:
             examples = self._load_hub(task, split, lang)
             if split == "train":  # hub files come in source order; shuffle once so prefixes are random
                 random.Random(PARTITION_SEED).shuffle(examples)
+        if split in ("train", "dev"):
+            # training and model selection never see known test paragraphs (SQuAD dev holds XQuAD's)
+            examples, dropped = drop_protected_contexts(task, examples)
+            if dropped:
+                print(f"[intertask] {task.name} {split}: dropped {dropped} example(s) whose paragraph is one of "
+                      f"XQuAD's test paragraphs")
         for ex in examples:
             ex["lang"] = lang
         return examples[:limit] if limit else examples
@@ -293,6 +312,22 @@ def _load_hub_with_notice(source: DataSource, task: Task, split: str, lang: str)
             f"{source.data_dir}) and the hub could not be read either ({e.__cause__ or e}). Put the files in "
             f"that folder, point `--data DIR` or `data_dir:` at a folder that has them, or run where the hub "
             f"is reachable.") from e
+
+
+def _file_version(path: Path | None) -> tuple[str, int, int]:
+    st = Path(path).stat()  # type: ignore[arg-type]
+    return str(path), st.st_mtime_ns, st.st_size
+
+
+@lru_cache(maxsize=64)
+def _content_partition(files: tuple[tuple[str, int, int], ...], reader: str, fmt: str,
+                       fractions: tuple[float, float, float]) -> tuple[int, dict[str, list[str]]]:
+    """(items, partition) of the files read as one split: computed once per file version, as every
+    split and language of a task asks for the same partition."""
+    examples: list[Example] = []
+    for path, _mtime, _size in files:
+        examples.extend(READERS[reader](Path(path)))
+    return len(examples), partition_by_content(examples, fmt, fractions)
 
 
 def _stems(paths: list, examples: list[Example], reader: Callable) -> list[str]:

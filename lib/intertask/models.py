@@ -14,6 +14,7 @@ from .checkpoints import (Origin, apply_small, get_origin, is_small_checkpoint, 
 from .features import mean_pool
 from .footprint import pruned_message
 from .formats import get_format
+from .leakage import ContentGuard, save_guard
 from .offline_model import ensure_offline_model, is_offline_model_id
 from .tasks import Task
 
@@ -152,10 +153,13 @@ def freeze(encoder: nn.Module, embeddings: bool, layers: int) -> int:
 
 
 def save_checkpoint(model: EncoderWithHeads, tokenizer: Any, directory: Path, extra: dict | None = None,
-                    full: bool = False) -> Path:
+                    full: bool = False, content: ContentGuard | None = None) -> Path:
     """Write the trained encoder tensors (a small checkpoint) plus the heads; atomic via rename.
 
     `full=True`, or an encoder that does not know its base model, writes a standard HF folder instead.
+    `content`: the fingerprints of every input the model was trained or selected on, in all its stages
+    (`leakage.ContentGuard`); none given means it has seen none of our data (a fresh head on a pretrained
+    encoder).
     """
     from safetensors.torch import save_file
 
@@ -175,6 +179,7 @@ def save_checkpoint(model: EncoderWithHeads, tokenizer: Any, directory: Path, ex
     save_file(heads, str(tmp / HEADS_FILE))
     meta = {"formats": model.formats, "pooling": model.pooling, **(extra or {})}
     (tmp / HEADS_META).write_text(json.dumps(meta, indent=2))
+    save_guard(content or ContentGuard(), tmp)
     if directory.exists():
         import shutil
 

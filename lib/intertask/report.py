@@ -12,6 +12,7 @@ import pandas as pd
 from .benchmarks import XTREME_R, benchmarks_of, get_benchmark
 from .figures import save_figure
 from .languages import families_of
+from .leakage import target_in_pool
 from .metrics import qa_task_metric, xtreme_r_score
 from .registry import REGISTRY
 from .results import RESULT_COLUMNS
@@ -40,7 +41,34 @@ def load_results_frame(df: pd.DataFrame) -> pd.DataFrame:
     df["intermediate_tasks"] = df["intermediate_tasks"].astype(str)
     if "condition" not in df.columns:  # a single evaluation stage's table
         df["condition"] = df["intermediate_tasks"]
+    if "overlap" not in df.columns:  # written before the content guard: unknown, not zero
+        df["overlap"] = pd.NA
+    if "target_in_pool" not in df.columns:
+        df["target_in_pool"] = [_in_pool(t, i) for t, i in zip(df["target_task"], df["intermediate_tasks"])]
+    df["target_in_pool"] = df["target_in_pool"].astype(str).str.lower().eq("true")
     return df
+
+
+def _in_pool(target: str, intermediate_tasks: str) -> bool:
+    """The flag for a table written before it existed; names outside the registry (simulated studies)
+    cannot be checked and count as not flagged."""
+    tasks = [x for x in str(intermediate_tasks).split("+") if x and x != BASELINE]
+    if target not in REGISTRY or any(t not in REGISTRY for t in tasks):
+        return False
+    return target_in_pool(target, tasks)
+
+
+def data_table(results: pd.DataFrame) -> pd.DataFrame:
+    """What was evaluated, per target task and condition: the split (what the items really are: a test
+    set, a dev set, or the held-out part of one), items scored, items not scored because their content
+    was trained on or used for model selection, and whether the target's own data was in the pool."""
+    first = results.drop_duplicates(["run", "target_task", "language"])
+    table = first.groupby(["target_task", "condition"]).agg(
+        split=("split", lambda s: ", ".join(sorted(set(map(str, s))))),
+        languages=("language", "nunique"), scored=("n_examples", "sum"),
+        not_scored_overlap=("overlap", lambda s: pd.NA if s.isna().any() else int(s.sum())),
+        target_in_pool=("target_in_pool", "any"))
+    return table
 
 
 def header(study: str, description: str, results: pd.DataFrame) -> str:
@@ -52,8 +80,11 @@ def header(study: str, description: str, results: pd.DataFrame) -> str:
     missing = results.attrs.get("missing_runs", {})
     gap = (f"\n\n**{len(missing)} run(s) have no results** and are left out: "
            + "; ".join(f"`{run}` ({why})" for run, why in missing.items())) if missing else ""
+    flagged = sorted(results.loc[results["target_in_pool"], "run"].unique()) if "target_in_pool" in results else []
+    warn = (f"\n\n**Not zero-shot:** {len(flagged)} run(s) trained on the target task's own data in the intermediate "
+            f"stage (`allow_target_in_pool: true`): {', '.join(flagged)}." if flagged else "")
     return (f"**Study `{study}`**: {description}\n\nModel: `{models}`.{note} {n_runs} runs, "
-            f"seeds {seeds}, target tasks: {', '.join(sorted(results['target_task'].unique()))}.{gap}")
+            f"seeds {seeds}, target tasks: {', '.join(sorted(results['target_task'].unique()))}.{warn}{gap}")
 
 
 def language_table(results: pd.DataFrame) -> pd.DataFrame:

@@ -36,7 +36,7 @@ from .integrity import build_manifest, check_manifest, manifest_digest
 from .kernels import TiedKernelManager
 from .progress import ENV_STATUS, read_status
 from .resources import kernel_threads
-from .results import RESULT_COLUMNS
+from .results import OUTPUT_COLUMNS
 from .study import Run, Stage, condition_rows, expand, stable_hash, study_dir
 
 STATUS = "status.json"
@@ -318,7 +318,7 @@ def collect_results(root: Path, runs: list[Run], full: bool = False) -> tuple[pd
             df = pd.DataFrame([{**ident, "seed": run.seed, "target_task": run.target, "status": "missing",
                                 "reason": why}])
         frames.append(df)
-    columns = [*RESULT_COLUMNS, "condition", "status", "reason"]
+    columns = [*OUTPUT_COLUMNS, "condition", "status", "reason"]
     df = pd.concat(frames, ignore_index=True).reindex(columns=columns) if frames else pd.DataFrame(columns=columns)
     with open(root / "results.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # several runners may finish at once: last writer sees all

@@ -13,12 +13,13 @@ from typing import Any
 import pandas as pd
 import torch
 
-from .data import DataSource, MissingDataError, assert_no_leakage, has_split, resolve_data_dir
-from .results import RESULT_COLUMNS, result_rows
+from .data import DataSource, LeakageError, MissingDataError, assert_no_leakage, has_split, resolve_data_dir
 from .feature_cache import CACHE_OPTION, FeatureCache
 from .features import Feature
 from .formats import EvalConfig, featurize, get_format, task_options
 from .item_scores import ITEM_COLUMNS, item_rows
+from .leakage import GUARD_FILE, ContentGuard, item_keys, load_guard, target_in_pool
+from .results import OUTPUT_COLUMNS, result_rows
 from .models import (EncoderWithHeads, checkpoint_meta, freeze, load_checkpoint, load_encoder, load_tokenizer,
                      save_checkpoint)
 from .precision import autocast, describe, resolve_precision
@@ -75,6 +76,12 @@ def build_model(init: str, tasks: list[str], pooling: str = "mean", freeze_embed
     encoder = load_encoder(init)
     set_seed(seed)  # the new heads' initial weights are part of what a seed fixes
     model = EncoderWithHeads(encoder, [get_task(t) for t in tasks], pooling=pooling)
+    # what the initial checkpoint was trained and selected on travels on to the new stage's checkpoint
+    inherited = load_guard(init)
+    if inherited is None:
+        raise LeakageError(f"{init} has no {GUARD_FILE}: it was trained before the content guard "
+                           f"existed. Re-run its stage (delete the stage folder) so the evaluation can check content.")
+    model.content_guard = inherited
     trainable = freeze(encoder, freeze_embeddings, freeze_layers)
     total = sum(p.numel() for p in encoder.parameters())
     print(f"encoder: {init} ({total / 1e6:.1f}M parameters, {trainable / 1e6:.1f}M trained)")
@@ -93,7 +100,11 @@ def train_and_save(model: EncoderWithHeads, tokenizer: Any, train_data: StageDat
     history = train(model, train_data.features, dev_data.examples, cfg, tokenizer, max_length)
     meta = {"train_ids": train_data.ids, "dev_ids": dev_data.ids, "train_seconds": round(time.time() - start, 1),
             "precision": precision, **(extra or {})}
-    save_checkpoint(model, tokenizer, out / "checkpoint", meta)
+    guard = ContentGuard(getattr(model, "content_guard", ContentGuard()).seen)
+    for split_data in (train_data, dev_data):
+        for name, examples in split_data.examples.items():
+            guard.add(name, examples, get_task(name).format)
+    save_checkpoint(model, tokenizer, out / "checkpoint", meta, content=guard)
     frame = pd.DataFrame(history)
     frame.to_csv(out / "history.csv", index=False)
     return frame
@@ -108,9 +119,12 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
     `mixed_precision` (auto | no | bf16) defaults to the precision the checkpoint was trained in.
     `feature_cache`: a folder where the test items' features are kept for every run of the study.
 
-    Refuses any item whose id was used to train or select the model, in any language. Predictions
-    are written per language under `predictions/<task>/` in the benchmark's own file format, and
-    per-item scores (formats whose metric is a mean over items) to `items.csv`.
+    Refuses any item whose id was used to train or select the model, in any language. An item whose
+    content (or, for parallel data, its English counterpart's) is among the fingerprints of every
+    training and model-selection input of the run (all stages) is not scored: it is dropped and
+    counted in the `overlap` column. `split` says what the items are ("test", "dev", "dev-subset").
+    Predictions are written per language under `predictions/<task>/` in the benchmark's own file format,
+    and per-item scores (formats whose metric is a mean over items) to `items.csv`.
     """
     task = get_task(target)
     fmt = get_format(task.format)
@@ -128,6 +142,12 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
     model, tokenizer = load_checkpoint(checkpoint, [task])
     meta = checkpoint_meta(checkpoint)
     seen = set(meta.get("train_ids", {}).get(target, [])) | set(meta.get("dev_ids", {}).get(target, []))
+    guard = load_guard(checkpoint)
+    if guard is None:
+        raise LeakageError(f"{checkpoint} has no {GUARD_FILE}: it was trained before the content guard "
+                           f"existed. Re-run its stages (delete their folders) so the evaluation can check content.")
+    inter = [t for t in str(identity.get("intermediate_tasks") or "none").split("+") if t and t != "none"]
+    flagged = target_in_pool(target, inter)
     opts = task_options(task, options)
     cfg = EvalConfig(batch_size, int(opts.get("max_length", max_length)), "cuda" if torch.cuda.is_available() else "cpu",
                      opts)
@@ -143,25 +163,48 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
     pred_dir.mkdir(parents=True, exist_ok=True)
     with autocast(precision, cfg.device):  # retrieval encodes its candidate pools here
         cfg.extra["context"] = fmt.prepare(model, task, source, langs, examples_per_language, tokenizer, cfg)
-    rows, items = [], []
+    rows, items, overlaps = [], [], []
     for lang in progress(langs, desc=f"evaluate {target}", unit="lang"):
-        examples = source.load(task, "test", lang, limit=examples_per_language)
-        assert_no_leakage(seen, [ex["id"] for ex in examples], f"{target} test ({lang})")
+        loaded = source.load(task, "test", lang, limit=examples_per_language)
+        assert_no_leakage(seen, [ex["id"] for ex in loaded], f"{target} test ({lang})")
+        twins = _counterparts(source, task, lang)
+        examples, dropped = guard.split(loaded, task.format, twins)
+        overlaps.append({"language": lang, "evaluated": len(loaded), "overlap": len(dropped),
+                         "from": ", ".join(guard.sources(k for ex in dropped for k in item_keys(ex, task.format, twins)))})
+        if not examples:
+            raise LeakageError(f"{target} ({lang}): all {len(loaded)} evaluated items share content with the training "
+                               f"or model-selection inputs of this run ({overlaps[-1]['from']}); "
+                               f"nothing is left to score. Remove those tasks from the condition.")
         with autocast(precision, cfg.device):
             preds = fmt.predict(model, task, examples, tokenizer, cfg)
         scores = fmt.score(task, examples, preds, lang)
-        rows += result_rows(identity, target, lang, "test", scores, len(examples))
+        rows += result_rows(identity, target, lang, source.split_label(task, lang), scores, len(examples),
+                            overlap=len(dropped), target_in_pool=flagged)
         items += item_rows(fmt, task, examples, preds, lang)
         lines = fmt.export_lines(task, examples, preds)
         (pred_dir / f"test-{lang}.{'json' if isinstance(lines, str) else 'tsv'}").write_text(
             lines if isinstance(lines, str) else "\n".join(lines) + "\n", encoding="utf-8")
     if cache is not None:
         print(f"features: {cache.hits} language(s) read from {feature_cache}, {cache.misses} tokenized")
-    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    report = pd.DataFrame(overlaps)
+    print(f"content overlap with this run's training and model-selection inputs (items not scored): "
+          f"{int(report['overlap'].sum())} of {int(report['evaluated'].sum())}")
+    if report["overlap"].any():
+        print(report[report["overlap"] > 0].to_string(index=False))
+    if flagged:
+        print(f"target_in_pool: the intermediate tasks include {target}'s own data (allow_target_in_pool: true)")
+    frame = pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
     frame.to_csv(out / "results.csv", index=False)
     if items:  # per-item scores: the reports' paired item-level intervals read them
         pd.DataFrame(items, columns=ITEM_COLUMNS).to_csv(out / "items.csv", index=False)
     return frame
+
+
+def _counterparts(source: DataSource, task: Task, lang: str) -> dict[str, dict] | None:
+    """For parallel data, each item's training-language twin (same id), whose content the guard checks too."""
+    if not task.parallel or lang == task.train_language:
+        return None
+    return {ex["id"]: ex for ex in source.load(task, "test", task.train_language)}
 
 
 def task_table(tasks: list[str]) -> pd.DataFrame:

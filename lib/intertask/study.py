@@ -18,11 +18,12 @@ import yaml
 
 from .contracts import OFFLINE_MODEL
 from .design import DesignError, condition_row, expand_design
+from .leakage import target_clashes
 from .registry import get_task
 from .schema import ParamsError, validate
 from .tasks import UnknownTaskError
 
-STAGE_SCHEMA = 1  # bump when a stage's meaning changes, so old caches are not reused
+STAGE_SCHEMA = 2  # bump when a stage's meaning changes, so old caches are not reused (2: content partitions)
 
 DEFAULTS: dict[str, Any] = {
     "study": None,
@@ -126,13 +127,16 @@ def _check_tasks(params: dict, path: Path) -> None:
         raise ParamsError(f"{path}: 'targets' is empty; name at least one target task, e.g. [xnli]")
     for t in params["targets"]:
         known(t, "targets")
-        target_data = get_task(t).dataset
         for cond, tasks in params["intermediate"].items():
-            clash = [x for x in tasks if x == t or get_task(x).dataset == target_data]
+            clash = target_clashes(t, tasks)
             if clash and not params["allow_target_in_pool"]:
-                raise ParamsError(f"{path}: intermediate.{cond} trains on {clash}, which share the target task {t!r}'s "
-                                  f"data ({target_data}); the transfer would no longer be zero-shot. Remove it from "
-                                  f"the condition (or the design's pool), or set allow_target_in_pool: true.")
+                shared = ", ".join(sorted({c for cs in clash.values() for c in cs}))
+                raise ParamsError(
+                    f"{path}: intermediate.{cond} trains on {list(clash)}, which share the target task {t!r}'s data "
+                    f"({shared}: its training data or the collections its test items come from; see "
+                    f"Task.provenance). The transfer would no longer be zero-shot. Remove the task from the condition "
+                    f"(or the design's pool), or set allow_target_in_pool: true to allow it (the results then flag "
+                    f"such runs in the column target_in_pool).")
     for t, opts in params["task_options"].items():
         known(t, "task_options")
         if not isinstance(opts, dict):

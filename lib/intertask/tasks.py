@@ -28,6 +28,9 @@ class LocalSource:
 
     reader: str
     files: Mapping[str, str | tuple[str, ...]]  # a tuple: several files read as one split
+    # what a file is in its own release, where that is not the split key ("all" -> "dev" for XNLI's
+    # labelled dev file): the results' `split` column says what was really evaluated
+    origin: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class HubSource:
     name: str | None = None  # may contain {lang}
     splits: Mapping[str, str] = field(default_factory=lambda: {"train": "train", "dev": "validation", "test": "test"})
     revision: str | None = None
+    # what a hub split is in the benchmark, where its name says otherwise (XQuAD is published as
+    # "validation" but is the test set); other names are reported as they are ("validation" as "dev")
+    origin: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,13 @@ class Task:
     hub: HubSource | None = None
     train_language: str = "en"
     # True when every language holds translations of the same items (XNLI, PAWS-X): splits must
-    # then be made by example id across all languages, or training items leak into evaluation.
+    # then be one partition for all languages, or training items leak into evaluation.
     parallel: bool = False
-    # fractions (train, dev, test) used to partition a local "all" file by example id
+    # fractions (train, dev, test) used to partition a local "all" file by content
     id_split: tuple[float, float, float] | None = None
+    # another task whose file holds the same items under the same ids (MultiEmo pl translates en):
+    # its content partition is used, so no item is trained on in one and selected on in the other
+    aligned_with: str = ""
     # language code -> code used in file names, where they differ (Tatoeba uses ISO 639-3)
     file_codes: Mapping[str, str] = field(default_factory=dict)
     # format-specific settings (QA doc stride, retrieval layer, ...), overridable per study
@@ -68,6 +77,10 @@ class Task:
     # the underlying dataset: tasks that share one (UD-POS test vs a UD dev set used as an
     # intermediate task) must not be both intermediate and target, or transfer is no longer zero-shot
     dataset: str = ""
+    # every data collection this task's examples (any split it reads, local or hub) contain or derive
+    # from, named as in `leakage.PROVENANCE`; a target refuses intermediate tasks sharing any of them
+    # (default: its dataset)
+    provenance: tuple[str, ...] = ()
     # where an intermediate task's pool metadata should say more than the registry does
     size_hint: int | None = None
     description: str = ""
@@ -77,6 +90,8 @@ class Task:
     def __post_init__(self) -> None:
         if not self.dataset:
             object.__setattr__(self, "dataset", self.name)
+        if not self.provenance:
+            object.__setattr__(self, "provenance", (self.dataset,))
         if self.format not in FORMATS:
             raise ValueError(f"task {self.name!r}: unknown format {self.format!r}; expected one of {FORMATS}")
         if not self.scorer:

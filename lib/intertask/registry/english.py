@@ -12,7 +12,7 @@ ENGLISH_TASKS: tuple[Task, ...] = (
         hub=HubSource(path="facebook/anli", converter="nli_hub",
                       splits={"train": "train_r1+train_r2+train_r3", "dev": "dev_r1+dev_r2+dev_r3", "test": "test_r1+test_r2+test_r3"}),
         id_split=(0.9, 0.1, 0.0),
-        description="Adversarial NLI (Nie et al. 2020). Offline: the annotated dev rounds 1-3, split by uid.",
+        description="Adversarial NLI (Nie et al. 2020). Offline: the annotated dev rounds 1-3, split by content (premise/hypothesis).",
         citation="Nie et al. 2020, Adversarial NLI", license="CC BY-NC 4.0",
     ),
     Task(
@@ -20,7 +20,7 @@ ENGLISH_TASKS: tuple[Task, ...] = (
         local=LocalSource(reader="qqp_tsv", files={"all": "english/qqp/new_dev.tsv"}),
         hub=HubSource(path="nyu-mll/glue", name="qqp", converter="glue_pair"),
         id_split=(0.9, 0.1, 0.0),
-        description="Quora Question Pairs (GLUE). Offline: a 23k-pair dev file, split by pair id.",
+        description="Quora Question Pairs (GLUE). Offline: a 23k-pair dev file, split by content (pairs sharing a question stay together).",
         citation="Iyer et al. 2017; Wang et al. 2019 (GLUE)", license="Quora terms",
     ),
     Task(
@@ -36,7 +36,7 @@ ENGLISH_TASKS: tuple[Task, ...] = (
         local=LocalSource(reader="cosmosqa_csv", files={"all": "english/cosmosqa/valid.csv"}),
         hub=HubSource(path="allenai/cosmos_qa", converter="cosmosqa_hub"),
         id_split=(0.9, 0.1, 0.0),
-        description="Cosmos QA commonsense reading comprehension (Huang et al. 2019). Offline: valid.csv split by id.",
+        description="Cosmos QA commonsense reading comprehension (Huang et al. 2019). Offline: valid.csv split by content (questions on one passage stay together).",
         citation="Huang et al. 2019, Cosmos QA", license="CC BY 4.0",
     ),
     Task(
@@ -58,6 +58,7 @@ ENGLISH_TASKS: tuple[Task, ...] = (
     # ---- hub-only intermediate tasks ------------------------------------------------------------
     Task(
         name="mnli", scorer="accuracy", format="classification", dataset="mnli", languages=("en",), metric="accuracy", labels=NLI_LABELS,
+        provenance=("mnli", "mnli-protocol"),
         hub=HubSource(path="nyu-mll/glue", name="mnli", converter="nli_hub",
                       splits={"train": "train", "dev": "validation_matched", "test": "validation_mismatched"}),
         description="MultiNLI (Williams et al. 2018). Hub only: the public files are too large for the bundle.",

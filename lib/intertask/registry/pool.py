@@ -45,7 +45,7 @@ def _pool_tasks() -> list[Task]:
             local=LocalSource(reader="squad_json", files={
                 "all": f"xtreme/tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.{lang}.train.json"}),
             description=f"TyDiQA-GoldP {name} training file as a native-language span-QA intermediate task, "
-            f"split by id 90/10 into train/dev. The same items are the `tydiqa` target's {lang} test data "
+            f"split by content 90/10 into train/dev. The same items are the `tydiqa` target's {lang} test data "
             f"(dataset 'tydiqa'): never use both in one study.",
             citation="Clark et al. 2020, TyDi QA", license=TYDIQA_LICENSE,
         ))
@@ -55,7 +55,7 @@ def _pool_tasks() -> list[Task]:
         local=LocalSource(reader="bigbench_parsinlu_rc",
                          files={"all": "bigbench/parsinlu_reading_comprehension/task.json"}),
         description="ParsiNLU reading comprehension (Persian), 518 extractive questions from BIG-bench, parsed "
-        "back into passage/question/answer spans; split by id 90/10.",
+        "back into passage/question/answer spans; split by content 90/10.",
         citation=f"Khashabi et al. 2021, ParsiNLU; {BIGBENCH_CITATION}", license=BIGBENCH_LICENSE,
     ))
     tasks.append(Task(
@@ -63,24 +63,26 @@ def _pool_tasks() -> list[Task]:
         train_language="pl", metric="f1", labels=POLISH_NER_TAGS, options=dict(TAGGING_OPTIONS), id_split=ID_SPLIT,
         local=LocalSource(reader="bigbench_polish_ner", files={"all": "bigbench/polish_sequence_labeling/task.json"}),
         description="Polish named entities, temporal expressions and events (BIG-bench polish_sequence_labeling): "
-        "one plain (non-BIO) tag per token, 25 tags; split by id 90/10.",
+        "one plain (non-BIO) tag per token, 25 tags; split by content 90/10.",
         citation=f"{BIGBENCH_CITATION}, task polish_sequence_labeling", license=BIGBENCH_LICENSE,
     ))
     for lang, name in (("en", "English"), ("pl", "Polish")):
         tasks.append(Task(
             name=f"multiemo-{lang}", scorer="accuracy", format="classification", dataset="multiemo", languages=(lang,),
             train_language=lang, metric="accuracy", labels=MULTIEMO_LABELS, id_split=ID_SPLIT,
+            aligned_with="multiemo-en" if lang != "en" else "",
             local=LocalSource(reader="bigbench_multiemo", files={"all": f"bigbench/multiemo/all_sentence_{lang}/task.json"}),
             description=f"MultiEmo sentence-level sentiment, {name} (4 classes; BIG-bench multiemo/all_sentence_{lang}). "
-            "The en and pl files are sentence-aligned translations (same ids, dataset 'multiemo'); split by id 90/10.",
+            "The en and pl files are sentence-aligned translations (same ids, dataset 'multiemo'); split by content 90/10.",
             citation=f"Kocoń et al. 2021, MultiEmo; {BIGBENCH_CITATION}", license=BIGBENCH_LICENSE,
         ))
     tasks.append(Task(
         name="disfl-qa", scorer="squad", format="span_qa", dataset="disfl-qa", languages=("en",), train_language="en",
+        provenance=("disfl-qa", "squad"),
         metric="f1", options=dict(QA_OPTIONS), id_split=ID_SPLIT,
         local=LocalSource(reader="bigbench_disfl_qa", files={"all": "bigbench/disfl_qa/task.json"}),
         description="Disfl-QA (SQuAD v2 dev questions rewritten with disfluencies), BIG-bench version: answer "
-        "spans located in the context; unanswerable questions and XQuAD's paragraphs dropped; split by id 90/10.",
+        "spans located in the context; unanswerable questions and XQuAD's paragraphs dropped; split by content 90/10.",
         citation=f"Gupta et al. 2021, Disfl-QA; {BIGBENCH_CITATION}", license=BIGBENCH_LICENSE,
     ))
     for lang in UDPOS_DEV_LANGS:
@@ -88,7 +90,7 @@ def _pool_tasks() -> list[Task]:
             name=f"udpos-{lang}", scorer="pos", format="tagging", dataset="ud", languages=(lang,), train_language=lang,
             metric="f1", options=dict(TAGGING_OPTIONS), id_split=ID_SPLIT,
             local=LocalSource(reader="conll_tsv", files={"all": f"xtreme/udpos/dev-{lang}.tsv"}),
-            description=f"UD v2.5 POS tagging from the {lang} dev file of XTREME's UD-POS, split by id 90/10. "
+            description=f"UD v2.5 POS tagging from the {lang} dev file of XTREME's UD-POS, split by content 90/10. "
             "Target-language UD data: dataset 'ud', like the `udpos` target.",
             citation="Nivre et al. 2020 (UD v2.5); Hu et al. 2020 (XTREME)", license=UD_LICENSE,
         ))
@@ -96,6 +98,7 @@ def _pool_tasks() -> list[Task]:
     # CCG supertagging: CCGbank is distributed by the LDC under licence only; no entry.
     tasks.append(Task(
         name="kornli", scorer="accuracy", format="classification", dataset="mnli", languages=("ko",), train_language="ko",
+        provenance=("mnli", "mnli-protocol"),
         metric="accuracy", labels=NLI_LABELS, size_hint=392702,
         hub=HubSource(path="kakaobrain/kor_nli", name="multi_nli", converter="nli_hub", splits={"train": "train"},
                      revision="3e0e4626f66911b344c490c26e3cc07e6c3bb0f9"),
@@ -105,6 +108,7 @@ def _pool_tasks() -> list[Task]:
     ))
     tasks.append(Task(
         name="ocnli", scorer="accuracy", format="classification", dataset="ocnli", languages=("zh",), train_language="zh",
+        provenance=("ocnli", "mnli-protocol"),
         metric="accuracy", labels=NLI_LABELS,
         hub=HubSource(path="clue/clue", name="ocnli", converter="ocnli_hub",
                           splits={"train": "train", "dev": "validation"},
@@ -115,6 +119,7 @@ def _pool_tasks() -> list[Task]:
     ))
     tasks.append(Task(
         name="squad", scorer="squad", format="span_qa", dataset="squad", languages=("en",), train_language="en",
+        provenance=("squad", "xquad"),
         metric="f1", options=dict(QA_OPTIONS), size_hint=87599,
         hub=HubSource(path="rajpurkar/squad", converter="squad_hub", splits={"train": "train", "dev": "validation"}),
         description="Hub only. SQuAD v1.1. Its validation set (used for early stopping, as XQuAD's own English "

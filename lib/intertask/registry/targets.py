@@ -34,19 +34,19 @@ PAWSX_LANGS = ("de", "en", "es", "fr", "ja", "ko", "zh")
 TARGET_TASKS: tuple[Task, ...] = (
     Task(
         name="xnli", scorer="accuracy", benchmarks=("xtreme", "xtreme-r"), format="classification", languages=XNLI_LANGS, metric="accuracy", labels=NLI_LABELS,
-        local=LocalSource(reader="xnli_tsv", files={"all": "xtreme/xnli/dev-{lang}.tsv"}),
+        local=LocalSource(reader="xnli_tsv", files={"all": "xtreme/xnli/dev-{lang}.tsv"}, origin={"all": "dev"}),
         hub=HubSource(path="facebook/xnli", name="{lang}", converter="nli_hub"),
-        parallel=True, id_split=(0.5, 0.1, 0.4),
+        parallel=True, id_split=(0.5, 0.1, 0.4), provenance=("xnli", "mnli", "mnli-protocol"),
         description="Cross-lingual NLI (Conneau et al. 2018). Offline: the labelled dev set, split by "
-        "example id into English train/dev and a held-out test in every language.",
+        "premise into English train/dev and a held-out test in every language.",
         citation="Conneau et al. 2018, XNLI: Evaluating Cross-lingual Sentence Representations", license="CC BY-NC 4.0",
     ),
     Task(
         name="pawsx", scorer="accuracy", benchmarks=("xtreme",), format="classification", languages=PAWSX_LANGS, metric="accuracy", labels=PARAPHRASE_LABELS,
-        local=LocalSource(reader="pawsx_tsv", files={"all": "xtreme/pawsx/dev-{lang}.tsv"}),
+        local=LocalSource(reader="pawsx_tsv", files={"all": "xtreme/pawsx/dev-{lang}.tsv"}, origin={"all": "dev"}),
         hub=HubSource(path="google-research-datasets/paws-x", name="{lang}", converter="paraphrase_hub"),
-        parallel=True, id_split=(0.5, 0.1, 0.4),
-        description="Cross-lingual paraphrase adversaries (Yang et al. 2019). Offline: dev set split by id.",
+        parallel=True, id_split=(0.5, 0.1, 0.4), provenance=("paws",),
+        description="Cross-lingual paraphrase adversaries (Yang et al. 2019). Offline: dev set split by shared sentences.",
         citation="Yang et al. 2019, PAWS-X", license="custom (free use with attribution)",
     ),
     Task(
@@ -71,6 +71,7 @@ TARGET_TASKS: tuple[Task, ...] = (
     ),
     Task(
         name="panx", scorer="span_f1", benchmarks=("xtreme", "xtreme-r"), format="tagging", options=dict(TAGGING_OPTIONS),
+        provenance=("wikiann",),
         languages=PANX_LANGS, metric="f1",
         labels=("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"),
         local=LocalSource(reader="conll_tsv", files={"train": "xtreme/panx/train-en.tsv", "dev": "xtreme/panx/dev-en.tsv",
@@ -84,7 +85,9 @@ TARGET_TASKS: tuple[Task, ...] = (
         languages=XQUAD_LANGS, metric="f1",
         local=LocalSource(reader="squad_json", files={"train": SQUAD_TRAIN_OFFLINE, "test": "xtreme/xquad/xquad.{lang}.json"}),
         hub=HubSource(path="google/xtreme", name="XQuAD.{lang}", converter="squad_hub",
-                      splits={"train": "rajpurkar/squad:train", "dev": "rajpurkar/squad:validation", "test": "validation"}),
+                      splits={"train": "rajpurkar/squad:train", "dev": "rajpurkar/squad:validation", "test": "validation"},
+                      origin={"test": "test"}),
+        provenance=("xquad", "squad", "tydiqa-en"),
         description="XQuAD (Artetxe et al. 2020). English training: SQuAD v1.1 from the hub; offline, the "
         "TyDiQA-GoldP English training set stands in for SQuAD (smaller, and a different domain).",
         citation="Artetxe et al. 2020, XQuAD", license="CC BY-SA 4.0",
@@ -93,7 +96,9 @@ TARGET_TASKS: tuple[Task, ...] = (
         name="mlqa", scorer="mlqa", benchmarks=("xtreme", "xtreme-r"), format="span_qa", options=dict(QA_OPTIONS),
         languages=MLQA_LANGS, metric="f1",
         local=LocalSource(reader="squad_json", files={
-            "train": SQUAD_TRAIN_OFFLINE, "test": "xtreme/mlqa/MLQA_V1/dev/dev-context-{lang}-question-{lang}.json"}),
+            "train": SQUAD_TRAIN_OFFLINE, "test": "xtreme/mlqa/MLQA_V1/dev/dev-context-{lang}-question-{lang}.json"},
+            origin={"test": "dev"}),
+        provenance=("mlqa", "squad", "tydiqa-en"),
         hub=HubSource(path="facebook/mlqa", name="mlqa.{lang}.{lang}", converter="squad_hub",
                       splits={"train": "rajpurkar/squad:train", "dev": "rajpurkar/squad:validation", "test": "test"}),
         description="MLQA (Lewis et al. 2020), same-language context and question. Offline: the labelled "
@@ -104,11 +109,12 @@ TARGET_TASKS: tuple[Task, ...] = (
         name="tydiqa", scorer="squad", benchmarks=("xtreme", "xtreme-r"), format="span_qa", dataset="tydiqa", options=dict(QA_OPTIONS),
         languages=TYDIQA_LANGS, metric="f1",
         local=LocalSource(reader="squad_json", files={
-            "all": "xtreme/tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.{lang}.train.json"}),
+            "all": "xtreme/tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.{lang}.train.json"}, origin={"all": "train"}),
         hub=HubSource(path="google-research-datasets/tydiqa", name="secondary_task", converter="squad_hub"),
+        provenance=("tydiqa", "tydiqa-en"),
         id_split=(0.8, 0.1, 0.1),
         description="TyDiQA-GoldP (Clark et al. 2020). Offline only en, ko and sw training files exist: "
-        "English is split by id into train/dev/test; other languages are evaluated on their whole file.",
+        "English is split by paragraph into train/dev/test; other languages are evaluated on their whole file.",
         citation="Clark et al. 2020, TyDi QA", license="Apache 2.0",
     ),
     # XTREME-R's order (its score lists the retrieval tasks as Mewsli-X, LAReQA, Tatoeba)
@@ -126,6 +132,7 @@ TARGET_TASKS: tuple[Task, ...] = (
         languages=LAREQA_LANGS, metric="map@20",
         local=LocalSource(reader="lareqa", files={"test": "xtreme/lareqa/xquad-r/{lang}.json"}),
         hub=HubSource(path="google-research-datasets/lareqa", converter="lareqa_hub", splits={"test": "test"}),
+        provenance=("lareqa", "xquad"),
         description="LAReQA on XQuAD-R (Roy et al. 2020): answer-sentence retrieval from the pool of all "
         "languages' sentences; mean average precision at 20.",
         citation="Roy et al. 2020, LAReQA", license="CC BY-SA 4.0",
@@ -134,7 +141,8 @@ TARGET_TASKS: tuple[Task, ...] = (
         name="tatoeba", scorer="accuracy", benchmarks=("xtreme", "xtreme-r"), format="retrieval", options=dict(RETRIEVAL_OPTIONS, procedure="tatoeba"),
         languages=tuple(TATOEBA_CODES), metric="accuracy",
         local=LocalSource(reader="tatoeba", files={"test": "xtreme/tatoeba/tatoeba.{lang}-eng.{lang}"}),
-        hub=HubSource(path="google/xtreme", name="tatoeba.{lang}", converter="tatoeba_hub", splits={"test": "validation"}),
+        hub=HubSource(path="google/xtreme", name="tatoeba.{lang}", converter="tatoeba_hub", splits={"test": "validation"},
+                      origin={"test": "test"}),
         file_codes=TATOEBA_CODES, train_language="en",
         description="Tatoeba sentence retrieval (Artetxe & Schwenk 2019), 41 XTREME-R languages, up to 1,000 "
         "pairs each, x -> English nearest neighbour by cosine similarity.",
@@ -143,7 +151,7 @@ TARGET_TASKS: tuple[Task, ...] = (
     Task(
         name="bucc", scorer="bucc_f1", benchmarks=("xtreme",), format="retrieval", options=dict(RETRIEVAL_OPTIONS, procedure="bucc"),
         languages=BUCC_LANGS, metric="f1",
-        local=LocalSource(reader="bucc", files={"test": "xtreme/bucc2018/{lang}-en.dev.{lang}"}),
+        local=LocalSource(reader="bucc", files={"test": "xtreme/bucc2018/{lang}-en.dev.{lang}"}, origin={"test": "dev"}),
         hub=HubSource(path="google/xtreme", name="bucc18.{lang}", converter="bucc_hub", splits={"test": "validation"}),
         description="BUCC 2018 parallel sentence mining; XTREME scores the dev sets, with the similarity "
         "threshold chosen to maximise F1 (offline: zh-en only).",
