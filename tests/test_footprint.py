@@ -9,19 +9,23 @@ import pandas as pd
 import pytest
 
 from intertask import cli
+from intertask.integrity import build_manifest, manifest_digest
 from intertask.footprint import PRUNED, StageNode, disk_usage, may_delete, prune_checkpoints, reopen_pruned
 from intertask.run import stage_status
 
 
 def _stage(root: Path, name: str, status: str, checkpoint: bool = False, results: bool = False) -> Path:
+    """A stage folder as the runner leaves it: its outputs, then status.json with their manifest."""
     d = root / name
     d.mkdir(parents=True)
-    (d / "status.json").write_text(json.dumps({"status": status}))
     if checkpoint:
         (d / "checkpoint").mkdir()
         (d / "checkpoint" / "encoder.safetensors").write_bytes(b"x" * 1000)
     if results:
         (d / "results.csv").write_text("a\n1\n")
+    outputs = build_manifest(d)
+    (d / "status.json").write_text(json.dumps({"status": status, "outputs": outputs,
+                                               "digest": manifest_digest(outputs)}))
     return d
 
 

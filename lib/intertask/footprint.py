@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .integrity import PRUNED
+
 KEEP_POLICIES = ("intermediate", "all", "none")
 CHECKPOINT = "checkpoint"
-PRUNED = "checkpoint.pruned.json"
 RESULTS = "results.csv"
 
 
