@@ -422,3 +422,25 @@ def test_hierarchical_bootstrap_pairs_the_baseline_seed_noise():
     assert level["ci_high"] - level["ci_low"] > 8           # t: the baseline's seed variance (16) / 3 seeds added
     log = an.arm_slopes(units, scale="log2k", n_boot=100).set_index("arm")
     assert log.loc["diverse", "scale"] == "log2k" and log.loc["diverse", "identified"]
+
+
+def test_control_contrast_separates_extra_training_from_intermediate_tasks(tmp_path):
+    """Known truth: extra training alone gives +2 points; the diverse arm adds +1 point per task on top,
+    the English arm nothing. Over the baseline both arms look helpful; over the control only diverse is."""
+    rng = np.random.default_rng(7)
+    conditions = pd.concat([_conditions(rng), pd.DataFrame([{
+        "condition": "control-k0", "arm": "control", "k": 0, "draw": 0, "tasks": "@target", "task_languages": "",
+        "task_families": "", "n_languages": 0, "n_families": 0}])], ignore_index=True)
+    gains = _gains(conditions, rng, lambda arm, k, seen: 0.02 + (0.01 * k if arm == "diverse" else 0.0), noise=0.004)
+    frame = an.scaling_frame(gains, conditions)
+    table = an.control_contrast(an.unit_table(frame)).set_index(["arm", "k"])
+    assert (table["control_gain"] - 2.0).abs().lt(0.3).all()  # 3 seeds x 5 languages, noise 0.4 points each
+    for k in KS:
+        eng, div = table.loc[("english", k)], table.loc[("diverse", k)]
+        # over the baseline the English arm "helps" (+2); over the control it does nothing
+        assert eng["gain"] > 1.5 and abs(eng["over_control"]) < 0.5
+        assert abs(div["over_control"] - k) < 0.5 and div["ci_low"] > 0
+    assert an.control_contrast(an.unit_table(an.scaling_frame(gains, _conditions(np.random.default_rng(7))))).empty
+    report = an.scaling_report(gains, conditions, tmp_path, n_boot=200, mixed_model=False)
+    assert "equal-compute control" in report.conclusion and "control" not in set(report.curve["arm"])
+    assert report.control.set_index(["arm", "k"])["over_control"].equals(table["over_control"])

@@ -163,7 +163,12 @@ def test_pool_tasks_are_registered_with_metadata():
     names = registry.POOL_TASK_NAMES
     assert {"tydiqa-ko", "tydiqa-sw", "parsinlu-rc", "polish-ner", "multiemo-en", "multiemo-pl", "disfl-qa",
             "kornli", "ocnli", "squad"} <= set(names)
-    assert len([n for n in names if n.startswith("udpos-")]) == 33 and "udpos-en" not in REGISTRY
+    # 33 UD dev files plus UD English train/dev (dataset "ud": refused before a udpos target)
+    assert len([n for n in names if n.startswith("udpos-")]) == 34 and get_task("udpos-en").dataset == "ud"
+    # benchmark files as tasks in every format; each keeps its benchmark's dataset for the target guard
+    for prefix, count, dataset in (("panx-", 14, "panx"), ("pawsx-", 6, "pawsx"), ("xcopa-", 11, "copa")):
+        group = [n for n in names if n.startswith(prefix)]
+        assert len(group) == count and {get_task(n).dataset for n in group} == {dataset}, prefix
     for name in names:
         task = get_task(name)
         assert REGISTRY[name] is task and not task.benchmarks
@@ -190,7 +195,7 @@ def test_local_licenses_come_from_sources_tsv(data_dir):
     for name in registry.POOL_TASK_NAMES:
         task = get_task(name)
         if task.local is not None:
-            path = task.local.files["all"].format(lang=task.train_language)
+            path = (task.local.files.get("all") or task.local.files["train"]).format(lang=task.train_language)
             assert task.license == licenses[path], name
 
 

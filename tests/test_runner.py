@@ -202,7 +202,7 @@ design: {{pool: [copa, mrpc, udpos-de], k: [0, 1], draws: 1, arms: [english, div
 targets: [xnli]
 languages: [en, de]
 budgets:
-  intermediate: {{train_examples: 16, dev_examples: 8, total_examples: 16, batch_size: 8, sampler: uniform}}
+  intermediate: {{train_examples: 16, dev_examples: 8, total_tokens: 1600, batch_size: 8, sampler: uniform}}
   target: {{train_examples: 16, dev_examples: 8, epochs: 1, batch_size: 8}}
   eval: {{examples_per_language: 16, batch_size: 16}}
 training: {{max_length: 64}}
@@ -211,7 +211,10 @@ training: {{max_length: 64}}
     assert cli.main(["run", str(p), "--outputs", str(outputs)]) == 0
     root = outputs / "scale"
     conditions = pd.read_csv(root / "conditions.csv")
-    assert set(conditions["arm"]) == {"baseline", "english", "diverse"}
+    assert set(conditions["arm"]) == {"baseline", "english", "diverse", "control"}
+    # every trained condition (the control too) spent the token budget, less than one item short of it
+    trained = conditions.set_index("condition")["trained_tokens"]
+    assert trained.isna()["none"] and all(1600 - 64 * 2 < trained[c] <= 1600 for c in trained.index if c != "none")
     runs = {json.loads(f.read_text())["condition"]: json.loads(f.read_text()) for f in (root / "runs").glob("*.json")}
     assert runs["none"]["intermediate_languages"] == []
     results = pd.read_csv(root / "results.csv")

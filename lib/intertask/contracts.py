@@ -63,6 +63,9 @@ class IntermediateParams(StageParams):
     temperature: float = 2.0
     example_cap: int | None = None
     evaluations: int = 1
+    # equal compute: a budget of non-pad tokens per condition; batches of at most batch_tokens tokens
+    total_tokens: int | None = None
+    batch_tokens: int | None = None
     seed: int = 1
     train_examples: int = 64  # per task
     dev_examples: int = 32

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__
+from .budget import add_trained_compute
 from .claims import Claim, job_id, read_claim, stale_reason
 from .contracts import CONTRACTS
 from .design import task_language_family
@@ -273,10 +274,7 @@ def write_plan(params: dict, runs: list[Run], root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     clean = {k: v for k, v in params.items() if not k.startswith("_")}
     _write_json(root / "study.json", clean)
-    conditions = pd.DataFrame(condition_rows(params))
-    tmp = root / f"conditions.csv.{os.getpid()}.tmp"
-    conditions.to_csv(tmp, index=False)
-    os.replace(tmp, root / "conditions.csv")
+    write_conditions(params, runs, root)
     runs_dir = root / "runs"
     runs_dir.mkdir(exist_ok=True)
     for run in runs:
@@ -287,6 +285,23 @@ def write_plan(params: dict, runs: list[Run], root: Path) -> None:
             "intermediate_families": sorted({task_language_family(t)[1] for t in run.intermediate_tasks}),
             "target": run.target, "seed": run.seed,
             "stages": [f"stages/{s.dirname}" for s in run.stages]})
+
+
+def write_conditions(params: dict, runs: list[Run], root: Path) -> pd.DataFrame:
+    """`conditions.csv`: every condition's tasks, formats, languages, families, planned compute and,
+    once its intermediate stages are done, the tokens and steps they actually trained (per task)."""
+    folders: dict[str, list[Path]] = {}
+    for run in runs:
+        for stage in run.stages:
+            if stage.kind == "intermediate":
+                path = stage_folder(root, stage)
+                if path not in folders.setdefault(run.condition, []) and stage_state(path)[0] == "done":
+                    folders[run.condition].append(path)
+    conditions = add_trained_compute(pd.DataFrame(condition_rows(params)), folders)
+    tmp = root / f"conditions.csv.{os.getpid()}.tmp"
+    conditions.to_csv(tmp, index=False)
+    os.replace(tmp, root / "conditions.csv")
+    return conditions
 
 
 def run_state(root: Path, run: Run, full: bool = False) -> tuple[str, str]:
@@ -409,6 +424,7 @@ def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | Non
                 if outcome == "done":
                     summary.done.append(run.id)
                 collect_results(root, every, full)
+                write_conditions(params, every, root)
                 apply_keep_checkpoints(params, root)
                 bar.update(1)
             if waiting and len(waiting) == len(pending):

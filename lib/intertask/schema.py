@@ -46,6 +46,9 @@ class IntermediateBudget(_Section):
     temperature: Float = Field(default=2.0, gt=0)
     example_cap: Optional[Int] = Field(default=None, ge=1)
     evaluations: Int = Field(default=1, ge=1)
+    # equal compute (issue 7): a budget of non-pad tokens per condition; token-sized batches
+    total_tokens: Optional[Int] = Field(default=None, ge=1)
+    batch_tokens: Optional[Int] = Field(default=None, ge=1)
 
 
 class TargetBudget(_Section):

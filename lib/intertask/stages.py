@@ -147,7 +147,9 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
         raise LeakageError(f"{checkpoint} has no {GUARD_FILE}: it was trained before the content guard "
                            f"existed. Re-run its stages (delete their folders) so the evaluation can check content.")
     inter = [t for t in str(identity.get("intermediate_tasks") or "none").split("+") if t and t != "none"]
-    flagged = target_in_pool(target, inter)
+    # the target itself appears only as the equal-compute control's training data (study validation refuses
+    # it anywhere else): that is the target stage's own English training split, not data through the back door
+    flagged = target_in_pool(target, [t for t in inter if t != target])
     opts = task_options(task, options)
     cfg = EvalConfig(batch_size, int(opts.get("max_length", max_length)), "cuda" if torch.cuda.is_available() else "cpu",
                      opts)

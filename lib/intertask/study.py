@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from .contracts import OFFLINE_MODEL
-from .design import DesignError, condition_row, expand_design
+from .design import CONTROL, TARGET_PLACEHOLDER, DesignError, condition_row, expand_design
 from .leakage import target_clashes
 from .registry import get_task
 from .schema import ParamsError, validate
@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "budgets": {
         "intermediate": {"train_examples": 1000, "dev_examples": 200, "epochs": 1.0, "learning_rate": 5e-5,
                          "batch_size": 32, "total_examples": None, "sampler": "proportional", "temperature": 2.0,
-                         "example_cap": None, "evaluations": 1},
+                         "example_cap": None, "evaluations": 1, "total_tokens": None, "batch_tokens": None},
         "target": {"train_examples": 1000, "dev_examples": 200, "epochs": 3.0, "learning_rate": 5e-5,
                    "batch_size": 32},
         "eval": {"examples_per_language": 300, "batch_size": 64},
@@ -122,13 +122,14 @@ def _check_tasks(params: dict, path: Path) -> None:
             tasks = [tasks]
         params["intermediate"][cond] = list(tasks)
         for t in tasks:
-            known(t, f"intermediate.{cond}")
+            if t != TARGET_PLACEHOLDER:  # the equal-compute control: the run's own target, resolved in expand()
+                known(t, f"intermediate.{cond}")
     if not params["targets"]:
         raise ParamsError(f"{path}: 'targets' is empty; name at least one target task, e.g. [xnli]")
     for t in params["targets"]:
         known(t, "targets")
         for cond, tasks in params["intermediate"].items():
-            clash = target_clashes(t, tasks)
+            clash = target_clashes(t, [x for x in tasks if x != TARGET_PLACEHOLDER])
             if clash and not params["allow_target_in_pool"]:
                 shared = ", ".join(sorted({c for cs in clash.values() for c in cs}))
                 raise ParamsError(
@@ -168,12 +169,32 @@ def _check_tasks(params: dict, path: Path) -> None:
             raise ParamsError(f"{path}: budgets.intermediate.total_examples={inter['total_examples']} cannot give each "
                               f"of the {k_max} tasks of the largest condition one batch of {inter['batch_size']}; "
                               f"raise it to at least {k_max * inter['batch_size']} or lower batch_size")
+    _check_compute_budget(params, path)
     if params["data_source"] not in ("auto", "local", "hub"):
         raise ParamsError(f"{path}: data_source must be auto, local or hub, got {params['data_source']!r}")
     if params["training"]["pooling"] not in ("mean", "cls"):
         raise ParamsError(f"{path}: training.pooling must be mean or cls")
     if not params["seeds"] or not all(isinstance(s, int) for s in params["seeds"]):
         raise ParamsError(f"{path}: seeds must be a non-empty list of integers, e.g. [1, 2, 3]")
+
+
+def _check_compute_budget(params: dict, path: Path) -> None:
+    """Token budget rules: one kind of total budget; a design needs one; no early stop under it."""
+    inter = params["budgets"]["intermediate"]
+    for key in ("total_tokens", "batch_tokens"):
+        if inter[key] is not None and inter[key] < 1:
+            raise ParamsError(f"{path}: budgets.intermediate.{key} must be a positive number of tokens, got {inter[key]}")
+    if inter["total_tokens"] is not None and inter["total_examples"] is not None:
+        raise ParamsError(f"{path}: budgets.intermediate: give total_tokens (equal compute: non-pad tokens) or "
+                          f"total_examples (equal examples), not both; remove total_examples")
+    if params["design"] is not None and inter["total_tokens"] is None and inter["total_examples"] is None:
+        raise ParamsError(f"{path}: budgets.intermediate.total_tokens is not set: a scaling design trains every "
+                          f"condition on the same budget of non-pad tokens; set it, e.g. total_tokens: 40000 "
+                          f"(about 1,000 XNLI pairs), or total_examples for an equal number of examples")
+    has_control = any(TARGET_PLACEHOLDER in tasks for tasks in params["intermediate"].values())
+    if has_control and inter["total_tokens"] is None and inter["total_examples"] is None:
+        raise ParamsError(f"{path}: the {CONTROL} condition spends the intermediate budget on the target's own data; "
+                          f"set budgets.intermediate.total_tokens so it matches the other conditions' compute")
 
 
 def load_params(path: str | Path) -> dict:
@@ -231,12 +252,14 @@ NOTEBOOKS = {"intermediate": "01_intermediate.ipynb", "target": "02_target.ipynb
 
 
 MULTITASK_KEYS = ("total_examples", "sampler", "temperature", "example_cap", "evaluations")
+TOKEN_KEYS = ("total_tokens", "batch_tokens")  # newer keys: unset, they stay out of the hash
 
 
 def hashed_budget(budget: dict) -> dict:
     """The budget as it determines the stage: sampler settings only matter under a fixed total budget,
     so they stay out of the hash otherwise (and stages trained before they existed keep their hash)."""
-    if budget.get("total_examples") is None:
+    budget = {k: v for k, v in budget.items() if not (k in TOKEN_KEYS and v is None)}
+    if budget.get("total_examples") is None and budget.get("total_tokens") is None:
         return {k: v for k, v in budget.items() if k not in MULTITASK_KEYS}
     return budget
 
@@ -244,6 +267,18 @@ def hashed_budget(budget: dict) -> dict:
 def _stage(kind: str, name: str, key: dict, parameters: dict, parent: Stage | None) -> Stage:
     full_key = {"schema": STAGE_SCHEMA, "kind": kind, "key": key, "parent": parent.hash if parent else None}
     return Stage(kind, name, NOTEBOOKS[kind], parameters, parent, stable_hash(full_key))
+
+
+def _intermediate_stage(params: dict, name: str, tasks: list[str], seed: int,
+                        topts: dict | None = None) -> Stage:
+    b, tr = params["budgets"], params["training"]
+    if topts is None:
+        topts = {t: params["task_options"][t] for t in tasks if t in params["task_options"]}
+    key = {"model": params["model"], "data_source": params["data_source"], "tasks": tasks,
+           "budget": hashed_budget(b["intermediate"]), "training": tr, "seed": seed, "options": topts}
+    return _stage("intermediate", name, key, {
+        "model": params["model"], "tasks": tasks, "seed": seed, **b["intermediate"], **tr,
+        "data_source": params["data_source"], "task_options": topts}, None)
 
 
 def languages_for(params: dict, target: str) -> list[str] | str:
@@ -264,21 +299,25 @@ def expand(params: dict) -> list[Run]:
 
     runs = []
     for seed in params["seeds"]:
-        for cond, inter_tasks in params["intermediate"].items():
+        for cond, cond_tasks in params["intermediate"].items():
             parent = None
-            if inter_tasks:
-                topts = {t: params["task_options"][t] for t in inter_tasks if t in params["task_options"]}
-                key = {**common, "tasks": inter_tasks, "budget": hashed_budget(b["intermediate"]), "training": tr,
-                       "seed": seed, "options": topts}
-                parent = unique(_stage("intermediate", cond, key, {
-                    "model": params["model"], "tasks": inter_tasks, "seed": seed, **b["intermediate"], **tr,
-                    "data_source": params["data_source"], "task_options": topts}, None))
+            if cond_tasks and TARGET_PLACEHOLDER not in cond_tasks:
+                parent = unique(_intermediate_stage(params, cond, cond_tasks, seed))
             for target in params["targets"]:
                 retrieval = get_task(target).format == "retrieval"
+                inter_tasks = [target if t == TARGET_PLACEHOLDER else t for t in cond_tasks]
+                if TARGET_PLACEHOLDER in cond_tasks:
+                    if retrieval:  # no English training data to spend the control's budget on
+                        continue
                 given = dict(params["task_options"].get(target, {}))
                 budget = {k: given.pop(k, v) for k, v in b["target"].items()}
                 eval_budget = {k: given.pop(k, v) for k, v in b["eval"].items()}
                 options = given  # what remains are the task's own options (max_length, doc_stride, ...)
+                if TARGET_PLACEHOLDER in cond_tasks:
+                    # the control's extra steps go over exactly the examples the target stage trains on
+                    own = {target: {**options, "train_examples": budget["train_examples"],
+                                    "dev_examples": budget["dev_examples"]}}
+                    parent = unique(_intermediate_stage(params, f"{cond}-{target}", inter_tasks, seed, own))
                 tstage = None
                 if not retrieval:  # retrieval reads representations: there is no English fine-tuning
                     key = {**common, "target": target, "budget": budget, "training": tr, "seed": seed,
@@ -306,9 +345,29 @@ def expand(params: dict) -> list[Run]:
 def condition_rows(params: dict) -> list[dict]:
     """Metadata of every condition: drawn by a design, or described from hand-written conditions."""
     if params.get("_conditions"):
-        return params["_conditions"]
-    return [condition_row(cond, tasks, "custom" if tasks else "baseline", len(tasks), 0)
-            for cond, tasks in params["intermediate"].items()]
+        rows = params["_conditions"]
+    else:
+        rows = [condition_row(cond, tasks, "custom" if tasks else "baseline", len(tasks), 0)
+                for cond, tasks in params["intermediate"].items()]
+    return [{**row, **planned_compute(params, row["k"] > 0 or row["arm"] == "control")} for row in rows]
+
+
+def planned_compute(params: dict, trains: bool) -> dict:
+    """What a condition's intermediate stage is planned to train: tokens, examples, steps (None: not fixed).
+
+    Under total_tokens the steps depend on the examples' lengths: the actual ones come from the
+    stage's record after training (`budget.trained_compute`).
+    """
+    inter = params["budgets"]["intermediate"]
+    if not trains:
+        return {"budget": "none", "planned_tokens": 0, "planned_examples": 0, "planned_steps": 0}
+    if inter["total_tokens"] is not None:
+        return {"budget": "total_tokens", "planned_tokens": inter["total_tokens"], "planned_examples": None,
+                "planned_steps": None}
+    if inter["total_examples"] is not None:
+        return {"budget": "total_examples", "planned_tokens": None, "planned_examples": inter["total_examples"],
+                "planned_steps": -(-inter["total_examples"] // inter["batch_size"])}
+    return {"budget": "epochs", "planned_tokens": None, "planned_examples": None, "planned_steps": None}
 
 
 def study_dir(params: dict, outputs: str | Path = "outputs") -> Path:

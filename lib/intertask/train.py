@@ -2,7 +2,9 @@
 
 Several tasks train one shared encoder with one head each; every batch holds one task's examples
 and the epoch interleaves all tasks' batches at random, i.e. examples are sampled in proportion to
-each task's (budgeted) size.
+each task's (budgeted) size. Under a total budget (`total_examples`, or `total_tokens` for equal
+compute) a sampler draws the tasks' batches until the budget is spent; batches can be sized in
+tokens (`batch_tokens`); tokens are counted as `budget.feature_tokens` defines them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import torch
 
+from .budget import batch_tokens, feature_tokens, fit_to_budget, token_batches
 from .formats import EvalConfig, get_format, task_options
 from .features import Feature, bucketed_batches
 from .models import EncoderWithHeads
@@ -44,6 +47,13 @@ class TrainConfig:
     temperature: float = 2.0  # p_i ~ min(n_i, cap)^(1/T) for the temperature sampler
     example_cap: int | None = None  # per-task size cap in the weights (jiant/MUPPET style)
     evaluations: int = 1  # dev evaluations spread over a budgeted run (best one kept)
+    # Equal compute: with total_tokens set, batches are drawn (as above) until this many non-pad tokens
+    # (`budget.feature_tokens`) are spent; the last batch is cut to fit, so every condition trains
+    # within one example's tokens of the budget. A budgeted run (total_tokens or total_examples) always
+    # trains to the end: `patience` never stops it, the dev evaluations only select the checkpoint.
+    total_tokens: int | None = None
+    # Token-sized batches: at most this many non-pad tokens per batch instead of batch_size examples.
+    batch_tokens: int | None = None
     # Memory, not maths: a batch holding more tokens than this (multiple choice: examples x choices x
     # length) is run as several micro-batches with accumulated gradients. Cosmos QA at batch 32 needs
     # ~14 GB in one piece on CPU. Set INTERTASK_MAX_TOKENS_PER_STEP (0: never split) to change it.
@@ -81,10 +91,21 @@ def make_accelerator(mixed_precision: str = "no") -> Any:
     return Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available())
 
 
-def _epoch_batches(train: dict[str, list[Feature]], batch_size: int, rng: random.Random) -> list[tuple[str, list[int]]]:
-    batches = [(task, b) for task, feats in train.items() for b in bucketed_batches(feats, batch_size, rng)]
+def task_batches(features: list[Feature], cfg: TrainConfig, rng: random.Random) -> list[list[int]]:
+    """One epoch of a task's batches: `batch_tokens` tokens each if set, else `batch_size` examples."""
+    if cfg.batch_tokens:
+        return token_batches(features, cfg.batch_tokens, rng)
+    return bucketed_batches(features, cfg.batch_size, rng)
+
+
+def _epoch_batches(train: dict[str, list[Feature]], cfg: TrainConfig, rng: random.Random) -> list[tuple[str, list[int]]]:
+    batches = [(task, b) for task, feats in train.items() for b in task_batches(feats, cfg, rng)]
     rng.shuffle(batches)
     return batches
+
+
+def budgeted(cfg: TrainConfig) -> bool:
+    return cfg.total_tokens is not None or cfg.total_examples is not None
 
 
 SAMPLERS = ("proportional", "uniform", "temperature")
@@ -110,29 +131,45 @@ def sampling_weights(sizes: dict[str, int], sampler: str = "proportional", tempe
 
 def schedule(train: dict[str, list[Feature]], cfg: TrainConfig, rng: random.Random) -> list[list[tuple[str, list[int]]]]:
     """The batches of the whole run, in rounds; dev evaluation (and early stopping) follows each round."""
-    if cfg.total_examples is None:
-        per_epoch = sum(math.ceil(len(f) / cfg.batch_size) for f in train.values())
-        total = max(1, int(math.ceil(cfg.epochs * per_epoch)))
-        rounds, left = [], total
+    if cfg.total_tokens is not None and cfg.total_examples is not None:
+        raise ValueError("give total_tokens or total_examples, not both")
+    if not budgeted(cfg):
+        first = _epoch_batches(train, cfg, rng)
+        total = max(1, int(math.ceil(cfg.epochs * len(first))))
+        rounds, left = [first[:total]], total - len(first[:total])
         while left > 0:
-            batches = _epoch_batches(train, cfg.batch_size, rng)[:left]
+            batches = _epoch_batches(train, cfg, rng)[:left]
             rounds.append(batches)
             left -= len(batches)
         return rounds
-    steps = int(math.ceil(cfg.total_examples / cfg.batch_size))
-    if steps < len(train):
-        raise ValueError(f"total_examples={cfg.total_examples} gives {steps} batches of {cfg.batch_size}, fewer than "
-                         f"the {len(train)} tasks: raise total_examples (budgets.intermediate.total_examples) to at "
-                         f"least {len(train) * cfg.batch_size} so every task gets a batch")
+    max_steps = None  # under total_examples: a number of batches; under total_tokens: until spent
+    if cfg.total_examples is not None:
+        max_steps = steps = int(math.ceil(cfg.total_examples / cfg.batch_size))
+        if steps < len(train):
+            raise ValueError(f"total_examples={cfg.total_examples} gives {steps} batches of {cfg.batch_size}, fewer "
+                             f"than the {len(train)} tasks: raise total_examples (budgets.intermediate.total_examples) "
+                             f"to at least {len(train) * cfg.batch_size} so every task gets a batch")
     weights = sampling_weights({t: len(f) for t, f in train.items()}, cfg.sampler, cfg.temperature, cfg.example_cap)
     names = sorted(weights)
     streams: dict[str, list[list[int]]] = {t: [] for t in names}
-    drawn = []
-    for _ in range(steps):
+    drawn: list[tuple[str, list[int]]] = []
+    spent = 0
+    while len(drawn) < max_steps if max_steps is not None else spent < (cfg.total_tokens or 0):
         task = rng.choices(names, weights=[weights[t] for t in names])[0]
         if not streams[task]:  # a task's own epochs continue where they left off, reshuffled each time
-            streams[task] = bucketed_batches(train[task], cfg.batch_size, rng)
-        drawn.append((task, streams[task].pop()))
+            streams[task] = task_batches(train[task], cfg, rng)
+        idx = streams[task].pop()
+        if cfg.total_tokens is not None:
+            n = batch_tokens(train[task], idx)
+            if spent + n > cfg.total_tokens:  # the last batch: only what fits, then the budget is spent
+                idx = fit_to_budget(train[task], idx, cfg.total_tokens - spent)
+                if not idx:
+                    break
+                spent = cfg.total_tokens  # stop here even if the cut batch left a few tokens unspent
+            else:
+                spent += n
+        drawn.append((task, idx))
+    steps = len(drawn)
     n_rounds = max(1, min(cfg.evaluations, steps))
     size = math.ceil(steps / n_rounds)
     return [drawn[i:i + size] for i in range(0, steps, size)]
@@ -207,6 +244,8 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
         model.train()
         losses = []
         seen: dict[str, int] = {}
+        tokens: dict[str, int] = {}
+        steps_of: dict[str, int] = {}
         for task, idx in batches:
             fmt = formats[task]
             loss_value = 0.0
@@ -225,13 +264,18 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
             optimizer.zero_grad()
             step += 1
             seen[task] = seen.get(task, 0) + len(idx)
+            tokens[task] = tokens.get(task, 0) + sum(feature_tokens(train_features[task][i]) for i in idx)
+            steps_of[task] = steps_of.get(task, 0) + 1
             losses.append(loss_value)
             bar.set_postfix_str(f"round {epoch} loss {sum(losses[-20:]) / len(losses[-20:]):.3f}", refresh=False)
             bar.update(1)
         record = {"epoch": epoch, "step": step, "train_loss": sum(losses) / max(1, len(losses)),
                   "seconds": round(time.time() - start, 1)}
-        if len(train_features) > 1:
-            record.update({f"examples_{t}": n for t, n in sorted(seen.items())})
+        if len(train_features) > 1 or budgeted(cfg):
+            record.update({f"examples_{t}": seen.get(t, 0) for t in sorted(train_features)})
+        if budgeted(cfg):  # what equal compute is checked against: per task, per round (history.csv sums)
+            record.update({f"tokens_{t}": tokens.get(t, 0) for t in sorted(train_features)})
+            record.update({f"steps_{t}": steps_of.get(t, 0) for t in sorted(train_features)})
         if dev_examples:
             scores = dev_scores(acc.unwrap_model(model), dev_examples, tokenizer,
                                 EvalConfig(cfg.eval_batch_size, max_length, acc.device), cfg.task_options, precision)
@@ -243,7 +287,9 @@ def train(model: EncoderWithHeads, train_features: dict[str, list[Feature]], dev
             else:
                 bad_epochs += 1
         history.append(record)
-        if cfg.patience is not None and dev_examples and bad_epochs >= cfg.patience and step < total_steps:
+        # a budgeted run trains to its budget (equal compute); its dev rounds only select the checkpoint
+        if cfg.patience is not None and not budgeted(cfg) and dev_examples and bad_epochs >= cfg.patience \
+                and step < total_steps:
             record["early_stop"] = True
             break
     bar.close()

@@ -10,6 +10,7 @@ it for 04_report). Outputs are in points. No torch here.
 """
 
 from .claims import conclusion, correct, item_conclusion, statements
+from .control import control_contrast, control_sentences
 from .curves import arm_difference, arm_slopes, bootstrap_ci, gain_curve
 from .frame import condition_table, scaling_frame, source_language_table, unit_table
 from .items import interval_table, item_gains, load_items
@@ -27,4 +28,5 @@ __all__ = [
     "family_heatmap", "plot_item_bars", "plot_item_heatmap", "Components", "design_from_tables", "design_power",
     "draws_needed", "estimate_components", "pilot_components", "power_text", "phang2020_reference",
     "compare_with_phang", "PHANG_TASK_NAMES", "ScalingReport", "is_scaling_design", "scaling_report",
+    "control_contrast", "control_sentences",
 ]

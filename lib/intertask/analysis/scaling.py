@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .claims import conclusion, correct, statements
+from .control import CONTROL_ARM, control_contrast, control_sentences
 from .curves import arm_difference, arm_slopes, gain_curve
 from .frame import scaling_frame, source_language_table, unit_table
 from .items import item_gains
@@ -34,6 +35,7 @@ class ScalingReport:
     power: str = ""
     item_languages: pd.DataFrame = field(default_factory=pd.DataFrame)
     item_means: pd.DataFrame = field(default_factory=pd.DataFrame)
+    control: pd.DataFrame = field(default_factory=pd.DataFrame)  # arms' gains over the equal-compute control
 
 
 def is_scaling_design(conditions: pd.DataFrame | None) -> bool:
@@ -53,7 +55,10 @@ def scaling_report(gains: pd.DataFrame, conditions: pd.DataFrame | None, figures
     """
     if not is_scaling_design(conditions) or gains.empty:
         return None
-    frame = scaling_frame(gains, conditions)
+    full = scaling_frame(gains, conditions)
+    # the equal-compute control (k = 0, extra training only) is a reference, not a level of k: it is
+    # reported by `control_sentences`, and kept out of the curves, the regression and the claims
+    frame = full[full["arm"] != CONTROL_ARM]
     curve = gain_curve(frame, level, n_boot, seed)
     units = unit_table(frame)
     slopes = arm_slopes(units, level, scale, n_boot, seed)
@@ -66,6 +71,9 @@ def scaling_report(gains: pd.DataFrame, conditions: pd.DataFrame | None, figures
     real = curve[~curve["by_definition"].astype(bool)]
     source = source_language_table(frame)
     text = conclusion(claims, int(real["n_draws"].max()) if len(real) else None, source)
+    over_control = control_contrast(unit_table(full), level)
+    extra = control_sentences(over_control, level)
+    text = text + ("\n" + extra if extra else "")
     power = ""
     if design is not None:
         try:
@@ -80,4 +88,4 @@ def scaling_report(gains: pd.DataFrame, conditions: pd.DataFrame | None, figures
             plot_item_bars(means, figures_dir)
             plot_item_heatmap(per_lang, figures_dir)
     return ScalingReport(frame, curve, slopes, diffs, reg, mixed, family_gain_table(frame), source, claims, text,
-                         power, per_lang, means)
+                         power, per_lang, means, over_control)

@@ -3,9 +3,12 @@
 - ``tydiqa-ko``, ``tydiqa-sw``: TyDiQA-GoldP training files as Korean / Swahili span-QA tasks.
 - ``parsinlu-rc`` (fa), ``polish-ner`` (pl), ``multiemo-en`` / ``multiemo-pl``, ``disfl-qa`` (en):
   BIG-bench ``task.json`` files parsed back into the project's example shapes (`intertask.readers.bigbench`).
-- ``udpos-<lang>`` for the 33 non-English UD dev files of the offline bundle (``UDPOS_DEV_LANGS``).
-  ``udpos-en`` is deliberately absent: ``dev-en.tsv`` is already the ``udpos`` task's dev split
-  (its early-stopping set), so an English UD intermediate task would reuse it.
+- ``udpos-<lang>`` for the 33 non-English UD dev files of the offline bundle (``UDPOS_DEV_LANGS``),
+  and ``udpos-en`` (UD English train/dev; dataset "ud", so it is refused before a ``udpos`` target,
+  whose dev split it shares).
+- benchmark files as tasks in every format and language (`_benchmark_tasks`): ``panx-en`` (train/dev)
+  and ``panx-<lang>`` (non-English test files), ``pawsx-<lang>`` (non-English dev files), ``xcopa-<lang>``
+  (test for training, val for selection); each keeps its benchmark's dataset name for the target guard.
 - hub-only ``kornli`` (ko), ``ocnli`` (zh) and ``squad`` (en).
   CCG supertagging is not offered: CCGbank is LDC-licensed and not openly obtainable.
 
@@ -20,13 +23,19 @@ translated (dataset "mnli"); its dev/test (XNLI's items) are not used.
 from __future__ import annotations
 
 from ..readers.bigbench import MULTIEMO_LABELS, POLISH_NER_TAGS
-from ..tasks import NLI_LABELS, HubSource, LocalSource, Task
+from ..tasks import NLI_LABELS, PARAPHRASE_LABELS, HubSource, LocalSource, Task
 from .options import QA_OPTIONS, TAGGING_OPTIONS
+from .targets import XCOPA_LANGS
 
 # Languages with an `xtreme/udpos/dev-<lang>.tsv` in the offline bundle, English excluded (see above).
 UDPOS_DEV_LANGS: tuple[str, ...] = ("af", "ar", "bg", "de", "el", "es", "et", "eu", "fa", "fi", "fr", "he", "hi", "hu",
                                     "id", "it", "ja", "ko", "lt", "mr", "nl", "pl", "pt", "ro", "ru", "ta", "te", "tr",
                                     "uk", "ur", "vi", "wo", "zh")
+
+# PAN-X test files and PAWS-X dev files of the offline bundle, English excluded (its train/dev are separate).
+PANX_TEST_LANGS: tuple[str, ...] = ("ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "tr", "ur", "vi", "zh")
+PAWSX_POOL_LANGS: tuple[str, ...] = ("de", "es", "fr", "ja", "ko", "zh")
+PANX_LABELS: tuple[str, ...] = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 
 ID_SPLIT = (0.9, 0.1, 0.0)
 
@@ -34,6 +43,9 @@ ID_SPLIT = (0.9, 0.1, 0.0)
 BIGBENCH_LICENSE = "Apache-2.0 (BIG-bench); see task README upstream"
 UD_LICENSE = "Universal Dependencies v2.5 treebank licenses (mostly CC BY-SA 4.0)"
 TYDIQA_LICENSE = "Apache-2.0"
+PANX_LICENSE = "WikiANN (Pan et al. 2017), research use"
+PAWSX_LICENSE = "PAWS-X: free to use for any purpose (Google)"
+XCOPA_LICENSE = "CC BY 4.0"
 BIGBENCH_CITATION = "Srivastava et al. 2022, Beyond the Imitation Game (BIG-bench)"
 
 def _pool_tasks() -> list[Task]:
@@ -94,6 +106,7 @@ def _pool_tasks() -> list[Task]:
             "Target-language UD data: dataset 'ud', like the `udpos` target.",
             citation="Nivre et al. 2020 (UD v2.5); Hu et al. 2020 (XTREME)", license=UD_LICENSE,
         ))
+    tasks += _benchmark_tasks()
     # ---- hub-only -------------------------------------------------------------------------------
     # CCG supertagging: CCGbank is distributed by the LDC under licence only; no entry.
     tasks.append(Task(
@@ -126,6 +139,55 @@ def _pool_tasks() -> list[Task]:
         "training does) contains XQuAD's English paragraphs.",
         citation="Rajpurkar et al. 2016, SQuAD", license="CC BY-SA 4.0",
     ))
+    return tasks
+
+
+def _benchmark_tasks() -> list[Task]:
+    """Benchmark files reused as intermediate tasks, so every format exists in English and non-English.
+
+    Each keeps its benchmark's `dataset` ("ud", "panx", "pawsx", "copa"), so the target guard refuses
+    it before that benchmark's target (pawsx-de -> pawsx, xcopa-et -> xcopa, panx-de -> panx).
+    """
+    tasks = [
+        Task(name="udpos-en", scorer="pos", format="tagging", dataset="ud", languages=("en",), train_language="en", metric="f1",
+             options=dict(TAGGING_OPTIONS),
+             local=LocalSource(reader="conll_tsv", files={"train": "xtreme/udpos/train-en.tsv",
+                                                              "dev": "xtreme/udpos/dev-en.tsv"}),
+             description="UD v2.5 English POS tagging (XTREME's UD-POS English train/dev): the English tagging "
+             "task of format-stratified designs. Dataset 'ud': refused before a `udpos` target.",
+             citation="Nivre et al. 2020 (UD v2.5); Hu et al. 2020 (XTREME)", license=UD_LICENSE),
+        Task(name="panx-en", scorer="span_f1", format="tagging", dataset="panx", provenance=("wikiann",), languages=("en",), train_language="en", metric="f1",
+             labels=PANX_LABELS, options=dict(TAGGING_OPTIONS),
+             local=LocalSource(reader="conll_tsv", files={"train": "xtreme/panx/train-en.tsv",
+                                                              "dev": "xtreme/panx/dev-en.tsv"}),
+             description="WikiANN English NER (PAN-X en train/dev, BIO). Dataset 'panx': refused before a `panx` "
+             "target.", citation="Pan et al. 2017; Rahimi et al. 2019", license=PANX_LICENSE),
+    ]
+    for lang in PANX_TEST_LANGS:
+        tasks.append(Task(
+            name=f"panx-{lang}", scorer="span_f1", format="tagging", dataset="panx", provenance=("wikiann",), languages=(lang,), train_language=lang,
+            metric="f1", labels=PANX_LABELS, options=dict(TAGGING_OPTIONS), id_split=ID_SPLIT,
+            local=LocalSource(reader="conll_tsv", files={"all": f"xtreme/panx/test-{lang}.tsv"}),
+            description=f"WikiANN NER from the {lang} test file of XTREME's PAN-X, split by id 90/10: a "
+            "native-language tagging task. These are the `panx` target's items (dataset 'panx').",
+            citation="Pan et al. 2017; Rahimi et al. 2019", license=PANX_LICENSE))
+    for lang in PAWSX_POOL_LANGS:
+        tasks.append(Task(
+            name=f"pawsx-{lang}", scorer="accuracy", format="classification", dataset="pawsx", provenance=("paws",), languages=(lang,), train_language=lang,
+            metric="accuracy", labels=PARAPHRASE_LABELS, id_split=ID_SPLIT,
+            local=LocalSource(reader="pawsx_tsv", files={"all": f"xtreme/pawsx/dev-{lang}.tsv"}),
+            description=f"PAWS-X paraphrase identification from the {lang} dev file, split by id 90/10: a "
+            "native-language (human-translated) classification task. Parallel to the `pawsx` target's items "
+            "(dataset 'pawsx').", citation="Yang et al. 2019, PAWS-X", license=PAWSX_LICENSE))
+    for lang in XCOPA_LANGS:
+        tasks.append(Task(
+            name=f"xcopa-{lang}", scorer="accuracy", format="multiple_choice", dataset="copa", languages=(lang,), train_language=lang,
+            metric="accuracy", num_choices=2,
+            local=LocalSource(reader="copa_jsonl", files={"train": f"xtreme/xcopa/{lang}/test.{lang}.jsonl",
+                                                              "dev": f"xtreme/xcopa/{lang}/val.{lang}.jsonl"}),
+            description=f"XCOPA {lang} (test 500 for training, val 100 for model selection): a native-language "
+            "multiple-choice task. COPA's translations: dataset 'copa', refused before an `xcopa` target.",
+            citation="Ponti et al. 2020, XCOPA", license=XCOPA_LICENSE))
     return tasks
 
 
