@@ -35,6 +35,7 @@ study: {name}
 model: {model}
 data_source: local
 seeds: [1]
+keep_checkpoints: all  # these tests damage and inspect checkpoints, so none is deleted
 intermediate:
   none: []
   copa: [copa]
