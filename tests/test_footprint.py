@@ -102,7 +102,8 @@ def test_runner_deletes_finished_checkpoints_and_recreates_them_when_needed(tiny
     assert sorted(results["language"]) == ["de", "en"]  # the new evaluation stage ran on the re-created checkpoint
     # English test features came from the first evaluation's entry in the study's feature cache
     assert len(list((outputs / "k" / "cache" / "features").glob("*.pkl"))) == 2
-    evaluation = next(d for d in stages.glob("3-evaluate-*") if "de" in (d / "params.json").read_text())
+    evaluation = next(d for d in stages.glob("3-evaluate-*")  # the [en, de] evaluation (glob order is the disk's)
+                      if "de" in json.loads((d / "params.json").read_text())["parameters"]["languages"])
     assert "1 language(s) read from ../../cache/features, 1 tokenized" in (evaluation / "03_evaluate.ipynb").read_text()
     assert (inter / "checkpoint").exists() and not (inter / PRUNED).exists()  # policy intermediate keeps it
     assert (target / PRUNED).exists() and not (target / "checkpoint").exists()

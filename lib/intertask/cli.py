@@ -191,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # a scheduler's SIGTERM should stop as cleanly as Ctrl-C: mark the stage, keep the finished ones
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # a runner started as a background job inherits SIGINT ignored, and Python then keeps ignoring it:
+    # an explicit `kill -INT` must still stop it cleanly
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     return args.fn(args)
 
 
