@@ -287,22 +287,30 @@ def _gains_of(frame: pd.DataFrame) -> pd.DataFrame:
                   "baseline", "gain"]]
 
 
-def test_item_gains_and_load_items(tmp_path):
+def _evaluation_stages(root, items: dict) -> None:
+    """A study folder whose evaluation stages wrote `items` and were recorded done with their manifest."""
     import json
 
-    root = tmp_path / "study"
-    items = {"none": [1, 0, 1, 0], "c1": [1, 1, 1, 0]}
+    from intertask.integrity import build_manifest
+
     for cond, scores in items.items():
         stage = root / "stages" / f"3-evaluate-{cond}"
         stage.mkdir(parents=True)
         pd.DataFrame({"language": ["de", "de", "en", "en"], "item": ["1", "2", "1", "2"], "metric": "accuracy",
                       "score": scores}).to_csv(stage / "items.csv", index=False)
+        (stage / "status.json").write_text(json.dumps({"status": "done", "outputs": build_manifest(stage)}))
         (root / "runs").mkdir(exist_ok=True)
         (root / "runs" / f"{cond}.json").write_text(json.dumps({
             "run": cond, "condition": cond, "intermediate_tasks": [] if cond == "none" else ["anli"],
             "target": "xnli", "seed": 1, "stages": [f"stages/3-evaluate-{cond}"]}))
+
+
+def test_item_gains_and_load_items(tmp_path):
+    root = tmp_path / "study"
+    _evaluation_stages(root, {"none": [1, 0, 1, 0], "c1": [1, 1, 1, 0]})
     loaded = an.load_items(root)
-    assert len(loaded) == 8 and loaded["baseline"].sum() == 4
+    assert len(loaded) == 8 and loaded["baseline"].sum() == 4 and loaded.attrs["skipped"] == []
+    assert an.skipped_note(loaded) == ""
     per_lang, mean = an.item_gains(loaded, n_boot=200)
     de = per_lang.set_index("language").loc["de"]
     assert de["gain"] == pytest.approx(50.0) and de["n_items"] == 2 and not de["source_language"]
@@ -313,6 +321,32 @@ def test_item_gains_and_load_items(tmp_path):
     assert "paired bootstrap over the test items" in text and "t intervals" not in text
     assert "No per-item scores" in an.item_conclusion(mean.iloc[:0])
     assert an.load_items(tmp_path / "nothing").empty
+
+
+def test_load_items_reads_only_verifiably_done_evaluations(tmp_path):
+    """An items.csv edited after its stage finished (same size, other content), one whose stage never
+    recorded done, and one whose input stage was redone are left out and named; the rest load."""
+    import json
+
+    root = tmp_path / "study"
+    _evaluation_stages(root, {"none": [1, 0, 1, 0], "c1": [1, 1, 1, 0], "c2": [0, 0, 1, 1], "c3": [1, 1, 0, 0]})
+    edited = root / "stages/3-evaluate-c1/items.csv"
+    edited.write_text(edited.read_text().replace("de,1,accuracy,1", "de,1,accuracy,0"))   # same size
+    (root / "stages/3-evaluate-c2/status.json").write_text(json.dumps({"status": "running"}))
+    parent = root / "stages/2-target-c3"
+    parent.mkdir()
+    (parent / "status.json").write_text(json.dumps({"status": "done", "outputs": {}, "digest": "new"}))
+    record = json.loads((root / "stages/3-evaluate-c3/status.json").read_text())
+    (root / "stages/3-evaluate-c3/status.json").write_text(json.dumps({**record, "inputs": {"2-target-c3": "old"}}))
+    with pytest.warns(an.items.ItemsSkippedWarning, match="c1: stages/3-evaluate-c1 is invalid"):
+        loaded = an.load_items(root)
+    assert set(loaded["condition"]) == {"none"} and len(loaded) == 4
+    skipped = {s.run: s for s in loaded.attrs["skipped"]}
+    assert set(skipped) == {"c1", "c2", "c3"}
+    assert "items.csv changed content" in skipped["c1"].reason
+    assert skipped["c2"].state == "interrupted" and "2-target-c3 was redone" in skipped["c3"].reason
+    note = an.skipped_note(loaded)
+    assert note.startswith("Item-level scores of 3 evaluation(s) were left out") and "intertask run" in note
 
 
 def test_plots_are_saved(design, tmp_path):

@@ -13,7 +13,7 @@ from .claims import conclusion, correct, item_conclusion, statements
 from .control import control_contrast, control_sentences
 from .curves import arm_difference, arm_slopes, bootstrap_ci, gain_curve
 from .frame import condition_table, scaling_frame, source_language_table, unit_table
-from .items import interval_table, item_gains, load_items
+from .items import SkippedEvaluation, interval_table, item_gains, load_items, skipped_note
 from .plots import family_gain_table, family_heatmap, plot_gain_curves, plot_item_bars, plot_item_heatmap
 from .power import (Components, design_from_tables, design_power, draws_needed, estimate_components, pilot_components,
                     power_text)
@@ -24,7 +24,7 @@ from .scaling import ScalingReport, is_scaling_design, scaling_report
 __all__ = [
     "scaling_frame", "unit_table", "condition_table", "source_language_table", "bootstrap_ci", "gain_curve",
     "arm_slopes", "arm_difference", "regression", "mixed_model", "REGRESSION_TERMS", "statements", "correct", "item_conclusion",
-    "conclusion", "item_gains", "load_items", "interval_table", "plot_gain_curves", "family_gain_table",
+    "conclusion", "item_gains", "load_items", "skipped_note", "SkippedEvaluation", "interval_table", "plot_gain_curves", "family_gain_table",
     "family_heatmap", "plot_item_bars", "plot_item_heatmap", "Components", "design_from_tables", "design_power",
     "draws_needed", "estimate_components", "pilot_components", "power_text", "phang2020_reference",
     "compare_with_phang", "PHANG_TASK_NAMES", "ScalingReport", "is_scaling_design", "scaling_report",

@@ -1,5 +1,6 @@
 """Item-level intervals: a paired bootstrap over the test items of each (condition, language) gain.
 
+Only verifiably done evaluation stages are read (`run.stage_state`), as for `results.csv`.
 Every condition scores the same items as the baseline (same seed), so the gain is a mean of
 per-item differences; resampling items keeps each item's pair together, which removes the items'
 shared difficulty from the noise. The mean gain over languages resamples items within each
@@ -10,12 +11,15 @@ draw-to-draw or seed-to-seed spread (that is `curves`).
 from __future__ import annotations
 
 import json
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from ..run import stage_state
 from .curves import group_seed
 from .frame import train_language
 
@@ -23,18 +27,39 @@ BASELINE = "none"
 ITEM_KEYS = ["target_task", "metric"]
 
 
-def load_items(study_root: str | Path) -> pd.DataFrame:
-    """Per-item scores of every finished evaluation of a study (``items.csv`` of its stages).
+@dataclass(frozen=True)
+class SkippedEvaluation:
+    """An evaluation whose items were not read, and why (its stage is not verifiably done)."""
+
+    run: str
+    stage: str
+    state: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.run}: {self.stage} is {self.state}" + (f" ({self.reason})" if self.reason else "")
+
+
+def load_items(study_root: str | Path, full: bool = False) -> pd.DataFrame:
+    """Per-item scores of every verifiably done evaluation of a study (``items.csv`` of its stages).
 
     Columns: condition, seed, target_task, language, item, metric, score (fractions), baseline
-    (the run has no intermediate task). Empty when no evaluation wrote items (older records, or
-    formats whose metric is not a mean over items).
+    (the run has no intermediate task). Only stages that `run.stage_state` finds done are read (every
+    output matches its manifest and every input stage is still done; `full` also rehashes large
+    files), as `results.csv` is built: items of a damaged, interrupted or redone stage never mix with
+    results. ``attrs["skipped"]`` lists the other evaluations (`SkippedEvaluation`), and a warning
+    names them. Empty when no evaluation wrote items (older records, or formats whose metric is not
+    a mean over items).
     """
     root = Path(study_root)
-    frames = []
+    frames, skipped = [], []
     for path in sorted((root / "runs").glob("*.json")):
         run = json.loads(path.read_text())
         stage = root / run["stages"][-1]
+        state, why = stage_state(stage, full)
+        if state != "done":
+            skipped.append(SkippedEvaluation(run.get("run", path.stem), run["stages"][-1], state, why))
+            continue
         items = stage / "items.csv"
         if not items.exists():
             continue
@@ -42,7 +67,25 @@ def load_items(study_root: str | Path) -> pd.DataFrame:
         frames.append(df.assign(condition=run["condition"], seed=int(run["seed"]), target_task=run["target"],
                                 baseline=not run["intermediate_tasks"]))
     cols = ["condition", "seed", "target_task", "language", "item", "metric", "score", "baseline"]
-    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    out = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    out.attrs["skipped"] = skipped
+    if skipped:
+        warnings.warn(skipped_note(out), ItemsSkippedWarning, stacklevel=2)
+    return out
+
+
+class ItemsSkippedWarning(UserWarning):
+    pass
+
+
+def skipped_note(items: pd.DataFrame) -> str:
+    """One sentence for the report naming the evaluations `load_items` left out ('' when none)."""
+    skipped = items.attrs.get("skipped", [])
+    if not skipped:
+        return ""
+    return (f"Item-level scores of {len(skipped)} evaluation(s) were left out because their stage is not "
+            f"verifiably done: " + "; ".join(s.describe() for s in skipped)
+            + ". Run `intertask run` again to redo them (`intertask status` shows why).")
 
 
 def paired_differences(items: pd.DataFrame) -> pd.DataFrame:
