@@ -18,8 +18,8 @@ from .plots import family_gain_table, family_heatmap, plot_gain_curves, plot_ite
 from .power import (Components, design_from_tables, design_power, draws_needed, estimate_components, pilot_components,
                     power_text)
 from .reference import PHANG_TASK_NAMES, compare_with_phang, phang2020_reference
-from .regression import REGRESSION_TERMS, mixed_model, regression
-from .scaling import ScalingReport, is_scaling_design, scaling_report
+from .regression import REGRESSION_TERMS, FormatComposition, format_composition, mixed_model, regression
+from .scaling import ScalingReport, is_scaling_design, mark_formats, scaling_report
 
 __all__ = [
     "scaling_frame", "unit_table", "condition_table", "source_language_table", "bootstrap_ci", "gain_curve",
@@ -28,5 +28,5 @@ __all__ = [
     "family_heatmap", "plot_item_bars", "plot_item_heatmap", "Components", "design_from_tables", "design_power",
     "draws_needed", "estimate_components", "pilot_components", "power_text", "phang2020_reference",
     "compare_with_phang", "PHANG_TASK_NAMES", "ScalingReport", "is_scaling_design", "scaling_report",
-    "control_contrast", "control_sentences",
+    "control_contrast", "control_sentences", "format_composition", "FormatComposition", "mark_formats",
 ]

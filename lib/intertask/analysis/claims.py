@@ -20,7 +20,7 @@ from .stats import MIN_CLUSTERS, minimal_detectable, t_quantile
 
 FEW_CLUSTERS = 10
 STATEMENT_COLUMNS = ["target_task", "metric", "kind", "subject", "unit", "estimate", "se", "df", "p", "ci_low",
-                     "ci_high", "identified", "n_clusters"]
+                     "ci_high", "identified", "n_clusters", "reason"]
 
 
 def statements(curve: pd.DataFrame | None, slopes: pd.DataFrame | None, differences: pd.DataFrame | None,
@@ -28,11 +28,12 @@ def statements(curve: pd.DataFrame | None, slopes: pd.DataFrame | None, differen
     """One row per directional statement, uncorrected (see `correct`); None parts contribute nothing."""
     rows = []
 
-    def add(src, kind: str, subject: str, unit: str, est_col: str, n: int) -> None:
+    def add(src, kind: str, subject: str, unit: str, est_col: str, n: int, reason: str = "") -> None:
         rows.append({"target_task": src["target_task"], "metric": src.get("metric", ""), "kind": kind,
                      "subject": subject, "unit": unit, "estimate": src[est_col], "se": src.get("se", np.nan),
                      "df": src.get("df", np.nan), "p": src.get("p", np.nan), "ci_low": src["ci_low"],
-                     "ci_high": src["ci_high"], "identified": bool(src.get("identified", True)), "n_clusters": n})
+                     "ci_high": src["ci_high"], "identified": bool(src.get("identified", True)) and not reason,
+                     "n_clusters": n, "reason": reason})
 
     for _, s in (slopes if slopes is not None else pd.DataFrame()).iterrows():
         unit = "points per added task" if s["scale"] == "k" else "points per doubling of k"
@@ -43,13 +44,23 @@ def statements(curve: pd.DataFrame | None, slopes: pd.DataFrame | None, differen
             top = g.sort_values("k").iloc[-1]
             add(top, "gain", f"{arm} arm at k = {int(top['k'])}", "points", "gain", int(top["n_draws"]))
     for _, d in (differences if differences is not None else pd.DataFrame()).iterrows():
+        # an arm difference where the arms hold different formats is not a diversity effect (`mark_formats`)
+        confounded = bool(d.get("format_confounded", False))
         add(d, "arm difference", f"{d['arm_a']} minus {d['arm_b']} at k = {int(d['k'])}", "points", "estimate",
-            int(min(d["n_a"], d["n_b"])))
+            int(min(d["n_a"], d["n_b"])),
+            "the arms differ in format composition at this k, so the difference mixes language diversity with "
+            "task format (the format-adjusted diversity term stands in for it)" if confounded else "")
     if regression is not None and not regression.empty and "target_task" in regression.columns:
         for _, r in regression[regression["term"] == "seen_language"].iterrows():
             if isinstance(r["note"], str) and r["note"].startswith("dropped"):
                 continue
             add(r, "seen language", "seen-language coefficient", "points", "coef", int(r["term_clusters"]))
+        adjusted = regression["format_adjusted"].astype(bool) if "format_adjusted" in regression.columns else False
+        for _, r in regression[(regression["term"] == "n_families") & adjusted].iterrows():
+            if isinstance(r["note"], str) and r["note"].startswith("dropped"):
+                continue
+            add(r, "diversity", "language families covered, format counts held fixed", "points per added family",
+                "coef", int(r["term_clusters"]))
     if item_means is not None:
         for _, m in item_means.iterrows():
             m = m.copy()
@@ -101,6 +112,7 @@ def _ci(low: float, high: float) -> str:
 _VERBS = {"slope": ("rises with k", "falls with k"), "gain": ("is above the baseline", "is below the baseline"),
           "arm difference": ("the first arm is ahead", "the second arm is ahead"),
           "seen language": ("seen target languages gain more", "seen target languages gain less"),
+          "diversity": ("more language families gain more", "more language families gain less"),
           "item-level gain": ("above the baseline", "below the baseline")}
 
 
@@ -108,7 +120,8 @@ def sentence(s: pd.Series) -> str:
     """One statement in words, claiming no more than its corrected interval."""
     head = f"{s['subject']}: {_num(s['estimate'])} {s['unit']}"
     if s["verdict"] == "not identified":
-        why = {"seen language": f"only {int(s['n_clusters'])} task draw(s) carry it (needs {MIN_CLUSTERS})",
+        reason = s.get("reason")
+        why = reason if isinstance(reason, str) and reason else {"seen language": f"only {int(s['n_clusters'])} task draw(s) carry it (needs {MIN_CLUSTERS})",
                "item-level gain": "no interval"}.get(
             s["kind"], f"rests on {int(s['n_clusters'])} task draw(s) per cell (needs {MIN_CLUSTERS})")
         return f"- {s['kind'].capitalize()}, {head}: **not identified**, {why}; no direction can be claimed."
@@ -133,7 +146,7 @@ def conclusion(st: pd.DataFrame, max_draws: int | None = None, source_rows: pd.D
     for target, g in st.groupby("target_task", sort=True):
         metric = f" ({g['metric'].iloc[0]})" if g["metric"].iloc[0] else ""
         lines.append(f"**{target}**{metric}, zero-shot languages (the training language is left out):")
-        order = {"slope": 0, "gain": 1, "arm difference": 2, "seen language": 3, "item-level gain": 4}
+        order = {"slope": 0, "gain": 1, "arm difference": 2, "diversity": 3, "seen language": 4, "item-level gain": 5}
         for _, s in g.sort_values("kind", key=lambda c: c.map(order)).iterrows():
             lines.append(sentence(s))
     n = int(st["n_statements"].max()) if len(st) else 0
@@ -143,6 +156,9 @@ def conclusion(st: pd.DataFrame, max_draws: int | None = None, source_rows: pd.D
     if st["kind"].isin(["slope", "gain", "arm difference", "seen language"]).any():
         methods.append("slopes, levels and arm differences use t intervals on task-draw means (draws are the "
                        "clusters; seeds averaged inside them; the baseline's seed noise added to levels)")
+    if (st["kind"] == "diversity").any():
+        methods.append("the format-adjusted diversity term is the regression's n_families coefficient with CR2 "
+                       "cluster-robust t intervals (draws are the clusters)")
     if (st["kind"] == "item-level gain").any():
         methods.append("item-level gains use a paired bootstrap over the test items (normal p from its SD)")
     lines.append(f"\n{claims} of the {n} testable directional statements claim a direction after Holm's correction "

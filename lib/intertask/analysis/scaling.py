@@ -14,6 +14,7 @@ from .frame import scaling_frame, source_language_table, unit_table
 from .items import item_gains
 from .plots import family_gain_table, family_heatmap, plot_gain_curves, plot_item_bars, plot_item_heatmap
 from .power import Components, estimate_components, power_text
+from .regression import format_composition
 from .regression import mixed_model as fit_mixed_model
 from .regression import regression
 
@@ -36,6 +37,21 @@ class ScalingReport:
     item_languages: pd.DataFrame = field(default_factory=pd.DataFrame)
     item_means: pd.DataFrame = field(default_factory=pd.DataFrame)
     control: pd.DataFrame = field(default_factory=pd.DataFrame)  # arms' gains over the equal-compute control
+    formats: str = ""   # whether the arms' format composition differs, and what the analysis does about it
+
+
+def mark_formats(differences: pd.DataFrame, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Flags (``format_confounded``) the arm differences at a k where the arms hold different formats,
+    and the report's note on the format composition, one sentence per target task ('' if unrecorded)."""
+    out = differences.assign(format_confounded=False)
+    notes = []
+    for target, g in frame.groupby("target_task"):
+        comp = format_composition(g)
+        if comp.note():
+            notes.append(f"**{target}**: {comp.note()}" if frame["target_task"].nunique() > 1 else comp.note())
+        if comp.differs and not out.empty:
+            out.loc[(out["target_task"] == target) & out["k"].isin(comp.ks), "format_confounded"] = True
+    return out, "\n".join(notes)
 
 
 def is_scaling_design(conditions: pd.DataFrame | None) -> bool:
@@ -62,7 +78,7 @@ def scaling_report(gains: pd.DataFrame, conditions: pd.DataFrame | None, figures
     curve = gain_curve(frame, level, n_boot, seed)
     units = unit_table(frame)
     slopes = arm_slopes(units, level, scale, n_boot, seed)
-    diffs = arm_difference(units, level, n_boot, seed)
+    diffs, formats = mark_formats(arm_difference(units, level, n_boot, seed), frame)
     reg = regression(frame, level, scale=scale)
     mixed = fit_mixed_model(frame, level, scale) if mixed_model else pd.DataFrame()
     per_lang, means = (item_gains(items, level, n_boot, seed) if items is not None and not items.empty
@@ -71,6 +87,7 @@ def scaling_report(gains: pd.DataFrame, conditions: pd.DataFrame | None, figures
     real = curve[~curve["by_definition"].astype(bool)]
     source = source_language_table(frame)
     text = conclusion(claims, int(real["n_draws"].max()) if len(real) else None, source)
+    text = text + ("\n" + formats if formats else "")
     over_control = control_contrast(unit_table(full), level)
     extra = control_sentences(over_control, level)
     text = text + ("\n" + extra if extra else "")
@@ -88,4 +105,4 @@ def scaling_report(gains: pd.DataFrame, conditions: pd.DataFrame | None, figures
             plot_item_bars(means, figures_dir)
             plot_item_heatmap(per_lang, figures_dir)
     return ScalingReport(frame, curve, slopes, diffs, reg, mixed, family_gain_table(frame), source, claims, text,
-                         power, per_lang, means, over_control)
+                         power, per_lang, means, over_control, formats)

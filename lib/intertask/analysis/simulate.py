@@ -8,7 +8,9 @@ The generative model (all in points, written to results.csv as fractions like re
 
 with u ~ N(0, draw_sd) (which tasks were drawn), v and b ~ N(0, seed_sd) (a training seed, the
 baseline's included) and e ~ N(0, item_sd) (the finite item sample of one run in one language).
-truth(arm, k) = offset[arm] + slope[arm] * k. Everything is drawn for many studies at once
+truth(arm, k) = offset[arm] + slope[arm] * k. With ``format_slots`` (arm -> per draw, the format of each
+slot; the condition at k holds the first k slots, nested as the design draws them) every task of format
+f adds ``format_effect[f]``, and conditions.csv gets the n_<format> counts. Everything is drawn for many studies at once
 (leading axis), so hundreds of studies take milliseconds; `to_tables` turns one of them into the
 results/conditions tables the runner writes. No torch.
 """
@@ -21,7 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..design import FORMATS
+from ..report import gains as report_gains
 from ..results import RESULT_COLUMNS
+from .frame import scaling_frame
 from .stats import MIN_CLUSTERS, Estimate, difference_estimate, holm, mean_estimate, slope_estimate
 
 
@@ -48,6 +53,17 @@ class SimSpec:
     offset: dict = field(default_factory=dict)   # arm -> points at k = 0 of the fitted line (default 0)
     seen_effect: float = 0.0                     # added where the target language was an intermediate one
     n_items: int = 300
+    format_slots: dict = field(default_factory=dict)   # arm -> ((format of slot 1, 2, ...) per draw)
+    format_effect: dict = field(default_factory=dict)  # format -> points per task of that format
+
+    def format_counts(self, arm: str, k: int, draw: int) -> dict[str, int]:
+        """Tasks of each format in (arm, k, draw) (draw from 0); {} without ``format_slots``."""
+        if not self.format_slots:
+            return {}
+        slots = self.format_slots[arm][draw][:k]
+        if len(slots) < k:
+            raise ValueError(f"SimSpec.format_slots[{arm!r}][{draw}] has {len(slots)} slots; k = {k} needs {k}")
+        return {f: slots.count(f) for f in FORMATS}
 
     def truth(self, arm: str, k: float) -> float:
         return float(self.offset.get(arm, 0.0) + self.slope.get(arm, 0.0) * k)
@@ -98,8 +114,11 @@ def simulate(spec: SimSpec, n_studies: int, seed: int = 0) -> SimStudies:
     tl = _task_languages(spec)
     seen = np.array([[[[lg in tl[a][j][d] for lg in spec.languages] for d in range(D)] for j in range(K)]
                      for a in range(A)], dtype=float)                                    # (A, K, D, L)
+    fmt = np.array([[[sum(spec.format_effect.get(f, 0.0) * c for f, c in spec.format_counts(a, k, d).items())
+                      for d in range(D)] for k in spec.ks] for a in spec.arms])           # (A, K, D)
     values = (spec.base + lang[:, None, None, None, :, :]
               + truth[None, :, :, None, None, None]
+              + fmt[None, :, :, :, None, None]
               + spec.seen_effect * seen[None, :, :, :, None, :]
               + rng.normal(0, spec.draw_sd, (n_studies, A, K, D, 1, 1))
               + rng.normal(0, spec.seed_sd, (n_studies, A, K, D, S, 1))
@@ -127,9 +146,13 @@ def to_tables(sims: SimStudies, study: int = 0, target: str = "xnli") -> tuple[p
                 name = condition_name(arm, k, d + 1)
                 langs = sims.task_languages[a][j][d]
                 tasks = "+".join(f"{arm}{k}d{d + 1}t{i}" for i in range(k))
+                counts = spec.format_counts(arm, k, d)
+                matched = all(spec.format_counts(other, k, d) == counts for other in spec.arms)
                 conds.append({"condition": name, "arm": arm, "k": k, "draw": d + 1, "tasks": tasks,
                               "task_languages": "+".join(langs), "task_families": "",
-                              "n_languages": len(langs), "n_families": len(langs) if arm != "english" else 1})
+                              "n_languages": len(langs), "n_families": len(langs) if arm != "english" else 1,
+                              **({f"n_{f}": c for f, c in counts.items()} | ({"format_matched": matched}
+                                                                             if counts else {}))})
                 for s in range(spec.seeds):
                     for li, lang in enumerate(spec.languages):
                         rows.append((name, s + 1, lang, sims.values[study, a, j, d, s, li], tasks))
@@ -141,6 +164,26 @@ def to_tables(sims: SimStudies, study: int = 0, target: str = "xnli") -> tuple[p
         "language": frame["language"], "split": "test", "metric": "accuracy", "value": frame["points"] / 100,
         "n_examples": n, "condition": frame["condition"]})
     return results, pd.DataFrame(conds)
+
+
+def study_frames(sims: SimStudies, target: str = "xnli"):
+    """The analysis frame (`frame.scaling_frame`) of every simulated study, in order.
+
+    The frame of study 0 is built as a report builds it (results -> gains -> frame); the others
+    reuse its rows with their own gains, so hundreds of studies cost one regression each.
+    """
+    results, conds = to_tables(sims, 0, target)
+    frame = scaling_frame(report_gains(results), conds)
+    spec = sims.spec
+    where = {condition_name(arm, k, d + 1): (a, j, d) for a, arm in enumerate(spec.arms)
+             for j, k in enumerate(spec.ks) for d in range(spec.draws)}
+    a, j, d = (np.array([where[c][i] for c in frame["condition"]]) for i in range(3))
+    s = frame["seed"].to_numpy(int) - 1
+    li = frame["language"].map({lg: i for i, lg in enumerate(spec.languages)}).to_numpy(int)
+    for study in range(sims.values.shape[0]):
+        value = sims.values[study, a, j, d, s, li] / 100
+        base = sims.baseline[study, s, li] / 100
+        yield frame.assign(value=value, baseline=base, gain=value - base)
 
 
 def write_study(folder: str | Path, spec: SimSpec, seed: int = 0) -> Path:
