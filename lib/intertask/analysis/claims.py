@@ -24,8 +24,13 @@ STATEMENT_COLUMNS = ["target_task", "metric", "kind", "subject", "unit", "estima
 
 
 def statements(curve: pd.DataFrame | None, slopes: pd.DataFrame | None, differences: pd.DataFrame | None,
-               regression: pd.DataFrame | None = None, item_means: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per directional statement, uncorrected (see `correct`); None parts contribute nothing."""
+               regression: pd.DataFrame | None = None, item_means: pd.DataFrame | None = None,
+               control: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per directional statement, uncorrected (see `correct`); None parts contribute nothing.
+
+    `control` (`control.control_contrast`) adds the equal-compute control's own gain and, at each
+    arm's largest k, the arm's gain over it: what intermediate tasks add beyond extra training.
+    """
     rows = []
 
     def add(src, kind: str, subject: str, unit: str, est_col: str, n: int, reason: str = "") -> None:
@@ -61,6 +66,20 @@ def statements(curve: pd.DataFrame | None, slopes: pd.DataFrame | None, differen
                 continue
             add(r, "diversity", "language families covered, format counts held fixed", "points per added family",
                 "coef", int(r["term_clusters"]))
+    if control is not None and not control.empty:
+        for _t, g in control.groupby("target_task"):
+            first = g.iloc[0].copy()
+            first[["se", "df", "p"]] = first[["control_se", "control_df", "control_p"]].to_numpy()
+            q = t_quantile(0.975, first["df"]) if np.isfinite(first["df"]) else np.nan
+            first["ci_low"], first["ci_high"] = first["control_gain"] - q * first["se"], first["control_gain"] + q * first["se"]
+            first["identified"] = bool(np.isfinite(first["se"]))
+            add(first, "control", "equal-compute control (extra training only) over the baseline", "points",
+                "control_gain", int(first["n_control"]),
+                "" if first["identified"] else "it ran one seed, so its noise is not observed")
+            for _arm, h in g.groupby("arm"):
+                top = h.sort_values("k").iloc[-1]
+                add(top, "over control", f"{top['arm']} arm at k = {int(top['k'])} over the equal-compute control",
+                    "points", "over_control", int(top["n_draws"]))
     if item_means is not None:
         for _, m in item_means.iterrows():
             m = m.copy()
@@ -113,6 +132,9 @@ _VERBS = {"slope": ("rises with k", "falls with k"), "gain": ("is above the base
           "arm difference": ("the first arm is ahead", "the second arm is ahead"),
           "seen language": ("seen target languages gain more", "seen target languages gain less"),
           "diversity": ("more language families gain more", "more language families gain less"),
+          "control": ("extra training alone helps", "extra training alone hurts"),
+          "over control": ("the intermediate tasks add to what extra training gives",
+                           "the intermediate tasks do worse than extra training"),
           "item-level gain": ("above the baseline", "below the baseline")}
 
 
@@ -133,6 +155,10 @@ def sentence(s: pd.Series) -> str:
             f"{_num(abs(s['mde']))[1:]} {s['unit']} (80% power at this corrected level).")
 
 
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]   # str.capitalize would lower "CR2" and "MixedLM"
+
+
 def item_conclusion(item_means: pd.DataFrame, alpha: float = 0.05) -> str:
     """Holm-corrected sentences on each condition's mean item-level gain (for studies without a design)."""
     if item_means is None or item_means.empty:
@@ -146,7 +172,8 @@ def conclusion(st: pd.DataFrame, max_draws: int | None = None, source_rows: pd.D
     for target, g in st.groupby("target_task", sort=True):
         metric = f" ({g['metric'].iloc[0]})" if g["metric"].iloc[0] else ""
         lines.append(f"**{target}**{metric}, zero-shot languages (the training language is left out):")
-        order = {"slope": 0, "gain": 1, "arm difference": 2, "diversity": 3, "seen language": 4, "item-level gain": 5}
+        order = {"slope": 0, "gain": 1, "arm difference": 2, "diversity": 3, "seen language": 4, "control": 5,
+                 "over control": 6, "item-level gain": 7}
         for _, s in g.sort_values("kind", key=lambda c: c.map(order)).iterrows():
             lines.append(sentence(s))
     n = int(st["n_statements"].max()) if len(st) else 0
@@ -156,6 +183,9 @@ def conclusion(st: pd.DataFrame, max_draws: int | None = None, source_rows: pd.D
     if st["kind"].isin(["slope", "gain", "arm difference", "seen language"]).any():
         methods.append("slopes, levels and arm differences use t intervals on task-draw means (draws are the "
                        "clusters; seeds averaged inside them; the baseline's seed noise added to levels)")
+    if st["kind"].isin(["control", "over control"]).any():
+        methods.append("the control's gain uses a t interval over its seeds, and an arm's gain over the control "
+                       "a t interval on the arm's task-draw means with the control's seed noise added")
     if (st["kind"] == "diversity").any():
         methods.append("the format-adjusted diversity term is the regression's n_families coefficient with CR2 "
                        "cluster-robust t intervals (draws are the clusters)")
@@ -163,7 +193,7 @@ def conclusion(st: pd.DataFrame, max_draws: int | None = None, source_rows: pd.D
         methods.append("item-level gains use a paired bootstrap over the test items (normal p from its SD)")
     lines.append(f"\n{claims} of the {n} testable directional statements claim a direction after Holm's correction "
                  f"across all of them (family-wise error 5%); {refused} more are not identified. "
-                 + "; ".join(methods).capitalize() + ".")
+                 + _first_upper("; ".join(methods)) + ".")
     if max_draws is not None and max_draws < FEW_CLUSTERS:
         lines.append(f"These intervals rest on few clusters (at most {max_draws} task draws per cell, fewer than "
                      f"about {FEW_CLUSTERS}): they are valid only if draw effects are roughly normal; read them as "

@@ -83,12 +83,12 @@ def scaling_report(gains: pd.DataFrame, conditions: pd.DataFrame | None, figures
     mixed = fit_mixed_model(frame, level, scale) if mixed_model else pd.DataFrame()
     per_lang, means = (item_gains(items, level, n_boot, seed) if items is not None and not items.empty
                        else (pd.DataFrame(), pd.DataFrame()))
-    claims = correct(statements(curve, slopes, diffs, reg, means if not means.empty else None))
+    over_control = control_contrast(unit_table(full), level)
+    claims = correct(statements(curve, slopes, diffs, reg, means if not means.empty else None, over_control))
     real = curve[~curve["by_definition"].astype(bool)]
     source = source_language_table(frame)
     text = conclusion(claims, int(real["n_draws"].max()) if len(real) else None, source)
     text = text + ("\n" + formats if formats else "")
-    over_control = control_contrast(unit_table(full), level)
     extra = control_sentences(over_control, level)
     text = text + ("\n" + extra if extra else "")
     power = ""
