@@ -38,7 +38,7 @@ def test_format_composition_says_when_and_where_the_arms_differ():
     assert comp.recorded and comp.differs and comp.ks == (1, 2, 4, 8)
     assert comp.covariates == ("n_classification", "n_tagging")
     # at k = 8 the diverse draws hold 6, 5 and 6 tagging tasks, the English ones none
-    assert "k = 8: tagging 5.7 (diverse), 0.0 (english) per condition" in comp.where
+    assert "k = 8: diverse 2.3 classification + 5.7 tagging, english 8.0 classification" in comp.where
     assert "format counts (n_classification, n_tagging) as covariates" in comp.note()
     reg = an.regression(frame).set_index("term")
     assert reg["format_adjusted"].all()
@@ -85,8 +85,13 @@ def test_scaling_report_claims_no_diversity_from_unmatched_arms(tmp_path):
     assert "differ in format composition" in diff["reason"] and "differ in format composition" in rep.conclusion
     div = rep.claims[rep.claims["kind"] == "diversity"].iloc[0]
     assert div["verdict"] in ("inconclusive", "positive", "negative") and np.isfinite(div["p_holm"])
-    assert "The arms differ in format composition (k = 1:" in rep.formats
+    assert "The arms differ in format composition (mean tasks per condition: k = 1: diverse" in rep.formats
     assert rep.differences["format_confounded"].all()
+    mixed = pd.DataFrame({"target_task": "xnli", "what": ["slope (diverse)", "diverse - english at k = 8"],
+                          "note": ["", "draw variance estimated at 0"]})
+    _, noted, _ = an.mark_formats(rep.differences, rep.frame, mixed)
+    assert noted["note"].tolist() == ["", "draw variance estimated at 0; arms differ in format composition: not "
+                                          "a diversity effect"]
     # matched arms: the raw arm difference is a claimable statement again, with no diversity row
     results, conds = to_tables(simulate(_spec(english=DIVERSE), 1, seed=5))
     rep = an.scaling_report(report.gains(results), conds, None, n_boot=100, mixed_model=False)

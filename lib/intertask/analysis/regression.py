@@ -45,7 +45,7 @@ class FormatComposition:
     recorded: bool                  # conditions.csv has the n_<format> counts
     differs: bool                   # some k where the arms' mean counts of a format differ
     covariates: tuple[str, ...]     # the n_<format> columns that vary across conditions (when differs)
-    where: tuple[str, ...]          # e.g. "k = 4: tagging 2.7 (diverse), 0.0 (english) per condition"
+    where: tuple[str, ...]          # e.g. "k = 4: diverse 1.0 classification + 3.0 tagging, english 4.0 classification"
     ks: tuple[int, ...] = ()        # the k values at which the arms differ
 
     def note(self) -> str:
@@ -54,7 +54,7 @@ class FormatComposition:
             return ""
         if not self.differs:
             return "The arms hold the same number of tasks of each format at every k: no format covariate is needed."
-        return (f"The arms differ in format composition ({'; '.join(self.where)}): arm differences at those k mix "
+        return (f"The arms differ in format composition (mean tasks per condition: {'; '.join(self.where)}): arm differences at those k mix "
                 f"language diversity with task format, so they claim no direction, and the regression carries the "
                 f"format counts ({', '.join(self.covariates)}) as covariates; its n_families term is the "
                 f"format-adjusted diversity effect.")
@@ -77,11 +77,11 @@ def format_composition(frame: pd.DataFrame) -> FormatComposition:
         if len(at_k) < 2:
             continue
         means = np.array([counts[(ks == k) & (arms == a)].mean(axis=0) for a in at_k])   # (arms, formats)
-        for j, col in enumerate(present):
-            if np.ptp(means[:, j]) > 1e-9:
-                text = ", ".join(f"{m:.1f} ({a})" for a, m in zip(at_k, means[:, j]))
-                where.append(f"k = {int(k)}: {col[2:]} {text} per condition")
-                differ_at.add(int(k))
+        if (np.ptp(means, axis=0) > 1e-9).any():
+            held = ["{} {}".format(a, " + ".join(f"{m:.1f} {col[2:]}" for col, m in zip(present, row) if m > 0)
+                                   or "no task") for a, row in zip(at_k, means)]
+            where.append(f"k = {int(k)}: {', '.join(held)}")
+            differ_at.add(int(k))
     if extra:
         unmatched = ~cond["format_matched"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
         flagged = set(ks[unmatched].tolist()) - differ_at

@@ -40,18 +40,28 @@ class ScalingReport:
     formats: str = ""   # whether the arms' format composition differs, and what the analysis does about it
 
 
-def mark_formats(differences: pd.DataFrame, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def mark_formats(differences: pd.DataFrame, frame: pd.DataFrame,
+                 mixed: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
     """Flags (``format_confounded``) the arm differences at a k where the arms hold different formats,
-    and the report's note on the format composition, one sentence per target task ('' if unrecorded)."""
+    notes the same on the MixedLM cross-check's arm differences, and returns the report's note on the
+    format composition, one sentence per target task ('' if the design recorded no format counts)."""
     out = differences.assign(format_confounded=False)
+    mixed = mixed.copy() if mixed is not None else None
     notes = []
     for target, g in frame.groupby("target_task"):
         comp = format_composition(g)
         if comp.note():
             notes.append(f"**{target}**: {comp.note()}" if frame["target_task"].nunique() > 1 else comp.note())
-        if comp.differs and not out.empty:
+        if not comp.differs:
+            continue
+        if not out.empty:
             out.loc[(out["target_task"] == target) & out["k"].isin(comp.ks), "format_confounded"] = True
-    return out, "\n".join(notes)
+        if mixed is not None and not mixed.empty:
+            hit = (mixed["target_task"] == target) & mixed["what"].str.endswith(tuple(f" at k = {k}" for k in comp.ks))
+            mixed.loc[hit, "note"] = [("; ".join(filter(None, [n, "arms differ in format composition: not a "
+                                                                 "diversity effect"])))
+                                      for n in mixed.loc[hit, "note"].fillna("")]
+    return out, mixed, "\n".join(notes)
 
 
 def is_scaling_design(conditions: pd.DataFrame | None) -> bool:
@@ -73,14 +83,14 @@ def scaling_report(gains: pd.DataFrame, conditions: pd.DataFrame | None, figures
         return None
     full = scaling_frame(gains, conditions)
     # the equal-compute control (k = 0, extra training only) is a reference, not a level of k: it is
-    # reported by `control_sentences`, and kept out of the curves, the regression and the claims
+    # kept out of the curves and the regression; `control_contrast` gives its own statements and sentences
     frame = full[full["arm"] != CONTROL_ARM]
     curve = gain_curve(frame, level, n_boot, seed)
     units = unit_table(frame)
     slopes = arm_slopes(units, level, scale, n_boot, seed)
-    diffs, formats = mark_formats(arm_difference(units, level, n_boot, seed), frame)
     reg = regression(frame, level, scale=scale)
     mixed = fit_mixed_model(frame, level, scale) if mixed_model else pd.DataFrame()
+    diffs, mixed, formats = mark_formats(arm_difference(units, level, n_boot, seed), frame, mixed)
     per_lang, means = (item_gains(items, level, n_boot, seed) if items is not None and not items.empty
                        else (pd.DataFrame(), pd.DataFrame()))
     over_control = control_contrast(unit_table(full), level)
