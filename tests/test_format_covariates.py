@@ -105,3 +105,21 @@ def test_simulated_format_slots_must_cover_k(arm):
     short = {"diverse": DIVERSE, "english": ENGLISH, arm: ((C,),) * 3}
     with pytest.raises(ValueError, match=f"format_slots\\['{arm}'\\]\\[0\\] has 1 slots; k = 2"):
         simulate(SimSpec(languages=LANGUAGES, format_slots=short), 1)
+
+
+def test_a_real_design_records_its_format_composition_and_the_analysis_reads_it():
+    """design.expand_design on registry tasks: stratified by format the arms match and no covariate is
+    added; unstratified, the diverse arm draws tagging tasks the English arm cannot have, the rows say
+    format_matched False, and the analysis names the difference."""
+    from intertask.design import expand_design
+
+    pool = ["anli", "qqp", "mrpc", "copa", "udpos-de", "udpos-fr", "udpos-hi", "panx-sw", "pawsx-de"]
+    for stratify, differs in (("format", False), ("none", True)):
+        _, rows = expand_design({"pool": pool, "k": [0, 1, 3], "draws": 3, "stratify": stratify})
+        conditions = pd.DataFrame(rows)
+        drawn = conditions[conditions["k"] > 0]
+        assert drawn["format_matched"].all() != differs
+        comp = an.format_composition(conditions)
+        assert comp.differs == differs
+        if differs:
+            assert "n_tagging" in comp.covariates and "english" in comp.where[-1] and "tagging" in comp.where[-1]

@@ -199,8 +199,9 @@ def expand_design(design: dict, where: str = "design") -> tuple[dict[str, list[s
                     continue  # fewer distinct subsets than draws (k close to the pool size): keep the distinct ones
                 taken.add(tuple(tasks))
                 name = f"{arm}-k{k}-d{draw}"
-                ok = d["stratify"] == "none" or _matched_at(drawn, draw, k)
-                if not ok:
+                # recorded as it is, also with stratify: none, so the analysis can see unequal formats
+                ok = _matched_at(drawn, draw, k)
+                if not ok and d["stratify"] == "format":
                     unmatched.append(name)
                 conditions[name] = tasks
                 rows.append(condition_row(name, tasks, arm, k, draw, ok))
