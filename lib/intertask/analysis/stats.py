@@ -58,11 +58,20 @@ def mean_estimate(y: np.ndarray, extra_var: np.ndarray | float = 0.0, extra_df: 
     y = np.asarray(y, dtype=float)
     n = y.shape[-1]
     m = y.mean(axis=-1)
-    v = y.var(axis=-1, ddof=1) / n if n > 1 else np.full(m.shape, np.nan)
+    v = y.var(axis=-1, ddof=1) if n > 1 else np.full(m.shape, np.nan)
+    return welch_estimate(m, v, n, extra_var, extra_df)
+
+
+def welch_estimate(mean: np.ndarray, var: np.ndarray, n: np.ndarray | int, extra_var: np.ndarray | float = 0.0,
+                   extra_df: np.ndarray | float = np.inf) -> Estimate:
+    """`mean_estimate` from summaries: cluster mean, cluster variance (ddof 1) and count, elementwise."""
+    m = np.asarray(mean, dtype=float)
+    n = np.asarray(n, dtype=float)
+    v = np.asarray(var, dtype=float) / n
     extra = np.broadcast_to(np.asarray(extra_var, dtype=float), np.shape(m))
     se2 = v + extra
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = se2 ** 2 / (v ** 2 / max(n - 1, 1) + np.where(extra > 0, extra ** 2 / extra_df, 0.0))
+        df = se2 ** 2 / (v ** 2 / np.maximum(n - 1, 1) + np.where(extra > 0, extra ** 2 / extra_df, 0.0))
     return Estimate(m, np.sqrt(se2), np.where(n > 1, df, np.nan))
 
 
