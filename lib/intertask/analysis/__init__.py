@@ -3,10 +3,11 @@ with the language families they cover, or because the target language was among 
 
 Modules: `frame` (the analysis frame and units), `stats` (t intervals on cluster means, Holm, power
 arithmetic), `curves` (gain vs k, slopes, arm differences, hierarchical bootstrap), `regression`
-(OLS with language effects and cluster-robust SEs; statsmodels MixedLM cross-check), `items`
-(paired item bootstrap), `claims` (Holm-corrected statements, the conclusion), `power`, `plots`,
-`reference` (Phang et al. 2020), `simulate` (synthetic studies with known truth), `scaling` (all of
-it for 04_report). Outputs are in points. No torch here.
+(OLS with language effects and CR2 cluster-robust SEs, format-count covariates where the arms' formats
+differ; statsmodels MixedLM cross-check), `control` (arms against the equal-compute control), `items`
+(paired item bootstrap over verifiably done evaluations), `claims` (Holm-corrected statements, the
+conclusion), `power`, `plots`, `reference` (Phang et al. 2020), `simulate` (synthetic studies with
+known truth), `scaling` (all of it for 04_report). Outputs are in points. No torch here.
 """
 
 from .claims import conclusion, correct, item_conclusion, statements
