@@ -24,8 +24,9 @@ from .scaling import ScalingReport, is_scaling_design, mark_formats, scaling_rep
 
 __all__ = [
     "scaling_frame", "unit_table", "condition_table", "source_language_table", "bootstrap_ci", "gain_curve",
-    "arm_slopes", "arm_difference", "regression", "mixed_model", "REGRESSION_TERMS", "statements", "correct", "item_conclusion",
-    "conclusion", "item_gains", "load_items", "skipped_note", "SkippedEvaluation", "interval_table", "plot_gain_curves", "family_gain_table",
+    "arm_slopes", "arm_difference", "regression", "mixed_model", "REGRESSION_TERMS", "statements", "correct",
+    "item_conclusion", "conclusion", "item_gains", "load_items", "skipped_note", "SkippedEvaluation", "interval_table",
+    "plot_gain_curves", "family_gain_table",
     "family_heatmap", "plot_item_bars", "plot_item_heatmap", "Components", "design_from_tables", "design_power",
     "draws_needed", "estimate_components", "pilot_components", "power_text", "phang2020_reference",
     "compare_with_phang", "PHANG_TASK_NAMES", "ScalingReport", "is_scaling_design", "scaling_report",

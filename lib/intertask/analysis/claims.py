@@ -67,11 +67,11 @@ def statements(curve: pd.DataFrame | None, slopes: pd.DataFrame | None, differen
             add(r, "diversity", "language families covered, format counts held fixed", "points per added family",
                 "coef", int(r["term_clusters"]))
     if control is not None and not control.empty:
-        for _t, g in control.groupby("target_task"):
+        for _key, g in control.groupby([c for c in ("target_task", "metric") if c in control.columns]):
             first = g.iloc[0].copy()
             first[["se", "df", "p"]] = first[["control_se", "control_df", "control_p"]].to_numpy()
-            q = t_quantile(0.975, first["df"]) if np.isfinite(first["df"]) else np.nan
-            first["ci_low"], first["ci_high"] = first["control_gain"] - q * first["se"], first["control_gain"] + q * first["se"]
+            half = t_quantile(0.975, first["df"]) * first["se"] if np.isfinite(first["df"]) else np.nan
+            first["ci_low"], first["ci_high"] = first["control_gain"] - half, first["control_gain"] + half
             first["identified"] = bool(np.isfinite(first["se"]))
             add(first, "control", "equal-compute control (extra training only) over the baseline", "points",
                 "control_gain", int(first["n_control"]),
@@ -143,8 +143,9 @@ def sentence(s: pd.Series) -> str:
     head = f"{s['subject']}: {_num(s['estimate'])} {s['unit']}"
     if s["verdict"] == "not identified":
         reason = s.get("reason")
-        why = reason if isinstance(reason, str) and reason else {"seen language": f"only {int(s['n_clusters'])} task draw(s) carry it (needs {MIN_CLUSTERS})",
-               "item-level gain": "no interval"}.get(
+        why = reason if isinstance(reason, str) and reason else {
+            "seen language": f"only {int(s['n_clusters'])} task draw(s) carry it (needs {MIN_CLUSTERS})",
+            "item-level gain": "no interval"}.get(
             s["kind"], f"rests on {int(s['n_clusters'])} task draw(s) per cell (needs {MIN_CLUSTERS})")
         return f"- {s['kind'].capitalize()}, {head}: **not identified**, {why}; no direction can be claimed."
     ci = f"{s['level']:.1%} Holm-corrected CI {_ci(s['corr_low'], s['corr_high'])}"

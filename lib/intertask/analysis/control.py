@@ -66,7 +66,10 @@ def control_sentences(contrast: pd.DataFrame, level: float = 0.95) -> str:
     """One line per target task: the control's gain, and each arm's gain over it at the largest k
     (uncorrected intervals; the Holm-corrected verdicts are among the report's statements)."""
     lines = []
-    for target, g in contrast.groupby("target_task"):
+    keys = keys_of(contrast)
+    for key, g in contrast.groupby(keys):
+        key = key if isinstance(key, tuple) else (key,)
+        target = key[0] + (f" ({key[1]})" if len(key) > 1 and key[1] else "")
         k = int(g["k"].max())
         parts = []
         for arm, r in g[g["k"] == k].set_index("arm").sort_index().iterrows():

@@ -4,9 +4,9 @@ One row per (condition, seed, zero-shot language); the source language is left o
 zero-shot and would make "seen language" mean "English"). Language fixed effects absorb how much
 each target language gains on average, so seen_language compares a language with itself. The
 clusters are the task draws (conditions): CR2 cluster-robust standard errors (Bell & McCaffrey)
-with t intervals whose df is the Bell-McCaffrey df, at most the number of clusters carrying the term minus 1 (cluster-robust SEs over-reject when few
-clusters carry a term). An indicator term that is on (or off) in fewer than 3 clusters is "not
-identified".
+with t intervals whose df is the Bell-McCaffrey df, at most the number of clusters carrying the
+term minus 1 (cluster-robust SEs over-reject when few clusters carry a term). An indicator term
+that is on (or off) in fewer than 3 clusters is "not identified".
 
 Format composition. A design stratified by format gives every arm the same number of tasks of each
 format at every k; where the pool cannot (conditions.csv: ``format_matched`` False, or unequal
@@ -54,10 +54,10 @@ class FormatComposition:
             return ""
         if not self.differs:
             return "The arms hold the same number of tasks of each format at every k: no format covariate is needed."
-        return (f"The arms differ in format composition (mean tasks per condition: {'; '.join(self.where)}): arm differences at those k mix "
-                f"language diversity with task format, so they claim no direction, and the regression carries the "
-                f"format counts ({', '.join(self.covariates)}) as covariates; its n_families term is the "
-                f"format-adjusted diversity effect.")
+        return (f"The arms differ in format composition (mean tasks per condition: {'; '.join(self.where)}): "
+                f"arm differences at those k mix language diversity with task format, so they claim no "
+                f"direction, and the regression carries the format counts ({', '.join(self.covariates)}) as "
+                f"covariates; its n_families term is the format-adjusted diversity effect.")
 
 
 def format_composition(frame: pd.DataFrame) -> FormatComposition:
