@@ -79,6 +79,9 @@ class Training(_Section):
     pooling: Literal["mean", "cls"]
     patience: Optional[Int] = Field(ge=0)
     mixed_precision: Literal["no", "fp16", "bf16", "auto"]
+    # steps (an int), minutes ("30min") or 0 (never): how often a training stage saves its state for resume
+    save_every: Union[Annotated[int, Field(ge=0)], Annotated[str, Field(pattern=r"^\d+(\.\d+)?min$")], None] = "30min"
+    tracking: Optional[Literal["tensorboard", "mlflow", "wandb"]] = None
 
 
 class StudyFile(_Section):
