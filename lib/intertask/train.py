@@ -332,6 +332,7 @@ def save_progress(acc: Any, state_dir: Path, pos: Position) -> None:
     target = state_dir / f"step-{pos.step}"
     acc.wait_for_everyone()
     acc.save_state(str(target))
+    acc.wait_for_everyone()  # every process's RNG file is written before `latest` names this save
     if acc.is_main_process:
         torch.save(asdict(pos), target / "position.pt")
         tmp = state_dir / (LATEST + ".tmp")
