@@ -139,3 +139,23 @@ def test_tracking_logs_or_names_the_missing_package(tiny_model, data_dir, tmp_pa
         return
     train_and_save(model, tokenizer, train, dev, cfg, tmp_path)
     assert list((tmp_path / "tracking").rglob("events.out.tfevents.*"))
+
+
+def test_save_every_and_tracking_in_the_params_file_leave_stage_hashes_alone(tmp_path):
+    from intertask.study import ParamsError, expand, load_params
+
+    text = (ROOT / "params" / "tiny.yaml").read_text()
+    plain = {s.hash: s for r in expand(load_params(ROOT / "params" / "tiny.yaml")) for s in r.stages}
+    changed = tmp_path / "tiny.yaml"
+    changed.write_text(text.replace('training: {mixed_precision: "no"}',
+                                    'training: {mixed_precision: "no", save_every: 50, tracking: tensorboard}'))
+    stages = {s.hash: s for r in expand(load_params(changed)) for s in r.stages}
+    assert stages.keys() == plain.keys()  # turning them on never redoes a finished stage
+    trained = [s for s in stages.values() if s.kind != "evaluate"]
+    assert trained and all((s.parameters["save_every"], s.parameters["tracking"]) == (50, "tensorboard")
+                           for s in trained)
+    for bad, field in (("save_every: often", "training.save_every. must be a number of steps"),
+                       ("tracking: neptune", "training.tracking. must be one of")):
+        changed.write_text(text.replace('training: {mixed_precision: "no"}', f'training: {{{bad}}}'))
+        with pytest.raises(ParamsError, match=field):
+            load_params(changed)
