@@ -6,7 +6,6 @@ in-process (no second interpreter start-up on this 2-core machine).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from accelerate.tracking import get_available_trackers
 from safetensors.torch import load_file
 
 from parallel_worker import run_stage
@@ -133,12 +133,21 @@ def test_tracking_logs_or_names_the_missing_package(tiny_model, data_dir, tmp_pa
     with pytest.raises(ValueError, match="tracking must be one of tensorboard, mlflow, wandb"):
         train_and_save(model, tokenizer, train, dev, TrainConfig(epochs=1, batch_size=4, tracking="neptune"), tmp_path)
     cfg = TrainConfig(epochs=1, batch_size=4, tracking="tensorboard")
-    if importlib.util.find_spec("tensorboard") is None:
+    if "tensorboard" not in {str(t) for t in get_available_trackers()}:
         with pytest.raises(ModuleNotFoundError, match="pip install tensorboard"):
             train_and_save(model, tokenizer, train, dev, cfg, tmp_path)
         return
     train_and_save(model, tokenizer, train, dev, cfg, tmp_path)
-    assert list((tmp_path / "tracking").rglob("events.out.tfevents.*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = sorted((tmp_path / "tracking").rglob("events.out.tfevents.*"))
+    assert events
+    logged = set()
+    for f in events:
+        acc = EventAccumulator(str(f))
+        acc.Reload()
+        logged |= set(acc.Tags()["scalars"])
+    assert {"train_loss", "dev_score", "dev_xnli"} <= logged
 
 
 def test_save_every_and_tracking_in_the_params_file_leave_stage_hashes_alone(tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -118,8 +117,11 @@ def check_tracking(tracking: str | None) -> str | None:
         return None
     if tracking not in TRACKERS:
         raise ValueError(f"tracking must be one of {', '.join(TRACKERS)} (or omitted: off), got {tracking!r}")
+    from accelerate.tracking import get_available_trackers
+
     package = TRACKERS[tracking]
-    if importlib.util.find_spec(package) is None:
+    # accelerate's own test: a tracker it does not find is otherwise dropped with only a warning
+    if tracking not in {str(t) for t in get_available_trackers()}:
         raise ModuleNotFoundError(f"tracking: {tracking} needs the Python package {package!r}, which is not installed: "
                                   f"run `pip install {package}` in this environment, or remove `tracking` from the "
                                   f"training options")
@@ -334,7 +336,7 @@ def save_progress(acc: Any, state_dir: Path, pos: Position) -> None:
     acc.save_state(str(target))
     acc.wait_for_everyone()  # every process's RNG file is written before `latest` names this save
     if acc.is_main_process:
-        torch.save(asdict(pos), target / "position.pt")
+        torch.save(dict(vars(pos)), target / "position.pt")  # shallow: asdict would deep-copy the weights
         tmp = state_dir / (LATEST + ".tmp")
         tmp.write_text(target.name)
         os.replace(tmp, state_dir / LATEST)
