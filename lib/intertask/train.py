@@ -166,6 +166,11 @@ def shard(items: Sequence[T], index: int, count: int) -> list[T]:
     return list(items[start:start + size + (index < extra)])
 
 
+# formats whose prediction for an item depends on that item alone; retrieval mines or ranks against the
+# whole set of items (BUCC's margin, Tatoeba's pool), so each process predicts it whole
+PER_ITEM_FORMATS = ("classification", "multiple_choice", "span_qa", "tagging")
+
+
 def predict_sharded(fmt: Any, model: Any, task: Any, examples: Sequence[dict], tokenizer: Any, cfg: EvalConfig) -> list:
     """`fmt.predict` over all `examples`; under several processes each predicts its shard and the
     predictions are gathered back in the examples' order (every process gets them all)."""
@@ -173,7 +178,7 @@ def predict_sharded(fmt: Any, model: Any, task: Any, examples: Sequence[dict], t
     from accelerate.utils import gather_object
 
     state = PartialState()
-    if state.num_processes == 1:
+    if state.num_processes == 1 or fmt.name not in PER_ITEM_FORMATS:
         return fmt.predict(model, task, examples, tokenizer, cfg)
     mine = shard(examples, state.process_index, state.num_processes)
     preds = fmt.predict(model, task, mine, tokenizer, cfg) if mine else []
