@@ -80,6 +80,8 @@ class IntermediateParams(StageParams):
     pooling: str = "mean"
     patience: int | None = 1
     mixed_precision: str = "auto"  # auto (bf16 where the hardware has it) | no | bf16
+    save_every: int | str | None = "30min"  # training state saved every N steps or "<n>min"; a rerun resumes
+    tracking: str | None = None  # tensorboard | mlflow | wandb (accelerate trackers); None: off
     data_source: str = "auto"  # auto | local | hub
     data_dir: str | None = None  # None: $INTERTASK_DATA
     output_dir: str = "../outputs/notebook-defaults/01_intermediate"
@@ -106,6 +108,8 @@ class TargetParams(StageParams):
     pooling: str = "mean"
     patience: int | None = 1
     mixed_precision: str = "auto"  # auto (bf16 where the hardware has it) | no | bf16
+    save_every: int | str | None = "30min"  # training state saved every N steps or "<n>min"; a rerun resumes
+    tracking: str | None = None  # tensorboard | mlflow | wandb (accelerate trackers); None: off
     data_source: str = "auto"
     data_dir: str | None = None
     output_dir: str = "../outputs/notebook-defaults/02_target"

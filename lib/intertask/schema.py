@@ -30,6 +30,18 @@ Float = Annotated[float, BeforeValidator(_number)]
 Int = Annotated[int, BeforeValidator(_number)]
 
 
+def _save_every(value: Any) -> Any:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?min", value.strip()):
+        return value.strip()
+    raise ValueError('must be a number of steps (e.g. 500), minutes as "30min", or 0 (never)')
+
+
+# `train.save_interval` reads it; checked here so a bad value fails before any stage starts
+SaveEvery = Annotated[Any, BeforeValidator(_save_every)]
+
+
 class _Section(BaseModel):
     # other engineers add settings (token budgets, checkpoint keeping) to the defaults: let them through
     model_config = ConfigDict(extra="allow")
@@ -79,6 +91,9 @@ class Training(_Section):
     pooling: Literal["mean", "cls"]
     patience: Optional[Int] = Field(ge=0)
     mixed_precision: Literal["no", "fp16", "bf16", "auto"]
+    # steps (an int), minutes ("30min") or 0 (never): how often a training stage saves its state for resume
+    save_every: SaveEvery = "30min"
+    tracking: Optional[Literal["tensorboard", "mlflow", "wandb"]] = None
 
 
 class StudyFile(_Section):

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from accelerate import PartialState
 
 from .data import DataSource, LeakageError, MissingDataError, assert_no_leakage, has_split, resolve_data_dir
 from .feature_cache import CACHE_OPTION, FeatureCache
@@ -26,7 +27,7 @@ from .precision import autocast, describe, resolve_precision
 from .progress import progress
 from .registry import get_task
 from .tasks import Task
-from .train import TrainConfig, set_seed, train
+from .train import RESUME_DIR, TrainConfig, clear_progress, predict_sharded, set_seed, train
 
 
 def open_data(data_dir: str | None = None, data_source: str = "auto") -> DataSource:
@@ -97,9 +98,14 @@ def train_and_save(model: EncoderWithHeads, tokenizer: Any, train_data: StageDat
     precision = resolve_precision(cfg.mixed_precision)
     print(f"{describe(cfg.mixed_precision, precision)}; {torch.get_num_threads()} CPU thread(s)")
     start = time.time()
-    history = train(model, train_data.features, dev_data.examples, cfg, tokenizer, max_length)
+    history = train(model, train_data.features, dev_data.examples, cfg, tokenizer, max_length, folder=out)
+    state = PartialState()
+    if not state.is_main_process:  # data-parallel: one process writes, the others wait until it has
+        state.wait_for_everyone()
+        return pd.DataFrame(history)
     meta = {"train_ids": train_data.ids, "dev_ids": dev_data.ids, "train_seconds": round(time.time() - start, 1),
-            "precision": precision, **(extra or {})}
+            "precision": precision, **({"processes": state.num_processes} if state.num_processes > 1 else {}),
+            **(extra or {})}
     guard = ContentGuard(getattr(model, "content_guard", ContentGuard()).seen)
     for split_data in (train_data, dev_data):
         for name, examples in split_data.examples.items():
@@ -107,6 +113,8 @@ def train_and_save(model: EncoderWithHeads, tokenizer: Any, train_data: StageDat
     save_checkpoint(model, tokenizer, out / "checkpoint", meta, content=guard)
     frame = pd.DataFrame(history)
     frame.to_csv(out / "history.csv", index=False)
+    clear_progress(out / RESUME_DIR)  # the checkpoint is written: a rerun has nothing to resume
+    state.wait_for_everyone()
     return frame
 
 
@@ -165,6 +173,8 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
     pred_dir.mkdir(parents=True, exist_ok=True)
     with autocast(precision, cfg.device):  # retrieval encodes its candidate pools here
         cfg.extra["context"] = fmt.prepare(model, task, source, langs, examples_per_language, tokenizer, cfg)
+    # data-parallel: every process predicts its shard of each language, one process writes
+    main = PartialState().is_main_process
     rows, items, overlaps = [], [], []
     for lang in progress(langs, desc=f"evaluate {target}", unit="lang"):
         loaded = source.load(task, "test", lang, limit=examples_per_language)
@@ -178,14 +188,15 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
                                f"or model-selection inputs of this run ({overlaps[-1]['from']}); "
                                f"nothing is left to score. Remove those tasks from the condition.")
         with autocast(precision, cfg.device):
-            preds = fmt.predict(model, task, examples, tokenizer, cfg)
+            preds = predict_sharded(fmt, model, task, examples, tokenizer, cfg)
         scores = fmt.score(task, examples, preds, lang)
         rows += result_rows(identity, target, lang, source.split_label(task, lang), scores, len(examples),
                             overlap=len(dropped), target_in_pool=flagged)
         items += item_rows(fmt, task, examples, preds, lang)
         lines = fmt.export_lines(task, examples, preds)
-        (pred_dir / f"test-{lang}.{'json' if isinstance(lines, str) else 'tsv'}").write_text(
-            lines if isinstance(lines, str) else "\n".join(lines) + "\n", encoding="utf-8")
+        if main:
+            (pred_dir / f"test-{lang}.{'json' if isinstance(lines, str) else 'tsv'}").write_text(
+                lines if isinstance(lines, str) else "\n".join(lines) + "\n", encoding="utf-8")
     if cache is not None:
         print(f"features: {cache.hits} language(s) read from {feature_cache}, {cache.misses} tokenized")
     report = pd.DataFrame(overlaps)
@@ -196,9 +207,11 @@ def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str]
     if flagged:
         print(f"target_in_pool: the intermediate tasks include {target}'s own data (allow_target_in_pool: true)")
     frame = pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
-    frame.to_csv(out / "results.csv", index=False)
-    if items:  # per-item scores: the reports' paired item-level intervals read them
-        pd.DataFrame(items, columns=ITEM_COLUMNS).to_csv(out / "items.csv", index=False)
+    if main:
+        frame.to_csv(out / "results.csv", index=False)
+        if items:  # per-item scores: the reports' paired item-level intervals read them
+            pd.DataFrame(items, columns=ITEM_COLUMNS).to_csv(out / "items.csv", index=False)
+    PartialState().wait_for_everyone()
     return frame
 
 

@@ -48,7 +48,9 @@ DEFAULTS: dict[str, Any] = {
         "eval": {"examples_per_language": 300, "batch_size": 64},
     },
     "training": {"max_length": 128, "warmup_ratio": 0.1, "weight_decay": 0.01, "freeze_embeddings": True,
-                 "freeze_layers": 0, "pooling": "mean", "patience": 1, "mixed_precision": "auto"},
+                 "freeze_layers": 0, "pooling": "mean", "patience": 1, "mixed_precision": "auto",
+                 # how a stage runs, not what it computes: left out of the stage hash (UNHASHED_TRAINING)
+                 "save_every": "30min", "tracking": None},
 }
 
 # budget keys a task may override (QA needs fewer, longer examples than NLI in the same study)
@@ -264,6 +266,15 @@ def hashed_budget(budget: dict) -> dict:
     return budget
 
 
+# training settings that change no result (when the state is saved for resume, where losses are logged):
+# not in the stage hash, so turning them on never redoes a finished stage
+UNHASHED_TRAINING = ("save_every", "tracking")
+
+
+def hashed_training(training: dict) -> dict:
+    return {k: v for k, v in training.items() if k not in UNHASHED_TRAINING}
+
+
 def _stage(kind: str, name: str, key: dict, parameters: dict, parent: Stage | None) -> Stage:
     full_key = {"schema": STAGE_SCHEMA, "kind": kind, "key": key, "parent": parent.hash if parent else None}
     return Stage(kind, name, NOTEBOOKS[kind], parameters, parent, stable_hash(full_key))
@@ -275,7 +286,8 @@ def _intermediate_stage(params: dict, name: str, tasks: list[str], seed: int,
     if topts is None:
         topts = {t: params["task_options"][t] for t in tasks if t in params["task_options"]}
     key = {"model": params["model"], "data_source": params["data_source"], "tasks": tasks,
-           "budget": hashed_budget(b["intermediate"]), "training": tr, "seed": seed, "options": topts}
+           "budget": hashed_budget(b["intermediate"]), "training": hashed_training(tr), "seed": seed,
+           "options": topts}
     return _stage("intermediate", name, key, {
         "model": params["model"], "tasks": tasks, "seed": seed, **b["intermediate"], **tr,
         "data_source": params["data_source"], "task_options": topts}, None)
@@ -320,7 +332,7 @@ def expand(params: dict) -> list[Run]:
                     parent = unique(_intermediate_stage(params, f"{cond}-{target}", inter_tasks, seed, own))
                 tstage = None
                 if not retrieval:  # retrieval reads representations: there is no English fine-tuning
-                    key = {**common, "target": target, "budget": budget, "training": tr, "seed": seed,
+                    key = {**common, "target": target, "budget": budget, "training": hashed_training(tr), "seed": seed,
                            "options": options}
                     tstage = unique(_stage("target", f"{cond}-{target}", key, {
                         "model": params["model"], "target": target, "seed": seed, **budget, **tr,
