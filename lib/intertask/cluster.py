@@ -109,8 +109,9 @@ def finish_tables(params: dict, root: Path, stage: Stage, full: bool = False) ->
 
 
 class StageJob(submitit.helpers.Checkpointable):
-    """The function one job runs. Checkpointable: Slurm requeues it when preempted or out of time (the
-    claim it left is its own and is released at once; the stage resumes from its last saved state)."""
+    """The function one job runs. Checkpointable: Slurm requeues it when preempted or out of time; the
+    claim it left is its own and is released at once, and the stage runs again (resuming from its last
+    saved training state where training saves one)."""
 
     def __call__(self, params: dict, dirname: str, outputs: str, data_dir: str | None, full: bool = False,
                  parallel_jobs: int | None = None, gpus: int = 1) -> str:
