@@ -168,6 +168,17 @@ def test_tiny_study_through_the_local_executor_equals_the_serial_records(data_di
     for stage in (outputs / "tiny" / "stages").iterdir():  # each stage ran once, inside its own job
         attempts = [json.loads(line) for line in (stage / "attempts.jsonl").read_text().splitlines()]
         assert [a["job"] for a in attempts] == [f"local:{jobs[stage.name]['job']}"]
+    assert threads_used(outputs / "tiny") == ({expected_threads(2)} if not os.environ.get("OMP_NUM_THREADS") else
+                                              {int(os.environ["OMP_NUM_THREADS"])})
+
+
+def expected_threads(parallel_jobs: int) -> int:
+    return max(1, len(os.sched_getaffinity(0)) // parallel_jobs)  # resources.job_threads, computed independently
+
+
+def threads_used(study: Path) -> set[int]:
+    """The torch thread counts the stage notebooks printed ("N CPU thread(s)")."""
+    return {int(n) for nb in study.glob("stages/*/0*.ipynb") for n in re.findall(r"(\d+) CPU thread\(s\)", nb.read_text())}
 
 
 def test_a_runner_and_a_local_job_set_never_run_one_stage_twice(tiny_model, data_dir, tmp_path):
