@@ -116,3 +116,17 @@ def test_a_claim_records_the_slurm_job(tmp_path, monkeypatch):
     with Claim(tmp_path, timeout=30):
         assert read_claim(tmp_path).job == "991"
         assert "job 991" in read_claim(tmp_path).describe()
+
+
+def test_a_claim_inside_a_local_job_records_it_and_never_asks_squeue(tmp_path, monkeypatch):
+    """submitit's local executor: the job id is a local process id, which squeue must not judge."""
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.setenv("SUBMITIT_LOCAL_JOB_ID", "4321")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "squeue").write_text("#!/bin/sh\nexit 0\n")  # lists nothing: would mean 'finished' for Slurm
+    (bin_dir / "squeue").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    with Claim(tmp_path / "stage", timeout=30):
+        assert read_claim(tmp_path / "stage").job == "local:4321"
+        assert stale_reason(tmp_path / "stage", timeout=30) is None

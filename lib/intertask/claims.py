@@ -37,12 +37,18 @@ def claim_timeout() -> float:
     return float(os.environ.get(ENV_TIMEOUT, DEFAULT_TIMEOUT))
 
 
+LOCAL_JOB = "local:"  # prefix of a job id from submitit's local executor (not a Slurm id: never ask squeue)
+
+
 def job_id() -> str | None:
-    """The scheduler's job id of this process (Slurm array tasks included), if any."""
+    """The scheduler's job id of this process (Slurm array tasks included), or `local:<id>` for a job of
+    submitit's local executor, if any."""
     job = os.environ.get("SLURM_JOB_ID")
     task = os.environ.get("SLURM_ARRAY_TASK_ID")
     if job and task and os.environ.get("SLURM_ARRAY_JOB_ID"):
         return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{task}"
+    if job is None and os.environ.get("SUBMITIT_LOCAL_JOB_ID"):
+        return LOCAL_JOB + os.environ["SUBMITIT_LOCAL_JOB_ID"]
     return job
 
 
@@ -110,7 +116,7 @@ def stale_reason(folder: Path, timeout: float | None = None) -> str | None:
     timeout = claim_timeout() if timeout is None else timeout
     if info.heartbeat_age > timeout:
         return f"no heartbeat for {info.heartbeat_age:.0f} s (timeout {timeout:.0f} s)"
-    if info.job and _job_finished(info.job):
+    if info.job and not info.job.startswith(LOCAL_JOB) and _job_finished(info.job):
         return f"the scheduler reports job {info.job} finished"
     if info.host == socket.gethostname() and info.pid and _lock_is_free(folder / CLAIM):
         return f"its process {info.pid} on this host ended without releasing it"

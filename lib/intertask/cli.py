@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .analysis.power import Components, design_of, pilot_components, power_text
 from .audit import audit_study
+from .cluster import EXECUTORS, run_local, submit_slurm
 from .data import DataSource, resolve_data_dir
 from .run import UsageError, export_predictions, make_report, run_study, status_table, study_disk_line
 from .study import ParamsError, load_params
@@ -35,7 +36,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.data or params["data_dir"]:
         data_dir = str(resolve_data_dir(args.data, params["data_dir"], base))
     try:
-        summary = run_study(params, args.outputs, data_dir, args.only, full=args.check)
+        if args.executor == "slurm":  # submits and returns: the jobs run on the cluster
+            print(submit_slurm(params, args.outputs, data_dir, args.only, full=args.check).text())
+            return 0
+        runner = run_local if args.executor == "local" else run_study
+        summary = runner(params, args.outputs, data_dir, args.only, full=args.check)
     except UsageError as e:
         return _usage_error(str(e))
     except KeyboardInterrupt:
@@ -144,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="+", metavar="RUN", help="run only these run ids")
     p.add_argument("--no-report", action="store_true", help="do not make the HTML report at the end")
     p.add_argument("--check", action="store_true", help="verify finished stages' outputs by sha256, not only sizes")
+    p.add_argument("--executor", choices=EXECUTORS, default="serial",
+                   help="serial: stage after stage in this process (default); local: stages as parallel local "
+                        "processes (executor.max_parallel); slurm: submit stages as Slurm jobs with dependencies")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("status", help="what is done, invalid, failed and pending")

@@ -14,6 +14,7 @@ import os
 from typing import Iterator, Mapping
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+PARALLEL_JOBS = "INTERTASK_PARALLEL_JOBS"  # set by the local executor (cluster.py) for each job it starts
 
 
 def visible_cores() -> int:
@@ -32,7 +33,7 @@ def job_threads(environ: Mapping[str, str] | None = None, parallel_jobs: int | N
             return max(1, int(slurm))
         except ValueError:
             raise ValueError(f"SLURM_CPUS_PER_TASK={slurm!r} is not a number of cores") from None
-    jobs = parallel_jobs if parallel_jobs is not None else env.get("INTERTASK_PARALLEL_JOBS", "1")
+    jobs = parallel_jobs if parallel_jobs is not None else env.get(PARALLEL_JOBS, "1")
     try:
         jobs = int(jobs)
     except ValueError:

@@ -34,6 +34,7 @@ from .design import task_language_family
 from .export import Evaluation, ExportReport, export
 from .footprint import StageNode, disk_line, prune_checkpoints, reopen_pruned
 from .integrity import build_manifest, check_manifest, manifest_digest
+from .jobs import job_labels, run_job_label
 from .kernels import TiedKernelManager
 from .progress import ENV_STATUS, read_status
 from .resources import kernel_threads
@@ -469,18 +470,21 @@ def status_table(params: dict, outputs: str | Path = "outputs", full: bool = Fal
     root = study_dir(params, outputs)
     rows = []
     order = ("failed", "invalid", "running", "interrupted", "pending")
+    jobs = job_labels(root)  # {} unless stages were submitted with --executor slurm|local
     for run in expand(params):
         states = [stage_state(stage_folder(root, s), full) for s in run.stages]
         names = [st for st, _ in states]
         overall = "done" if all(n == "done" for n in names) else next(o for o in order if o in names)
         row = {"run": run.id, "status": overall}
         row.update({s.kind: st for s, (st, _) in zip(run.stages, states)})
+        if jobs:
+            row["job"] = run_job_label(jobs, [s.dirname for s in run.stages], names)
         row["reason"] = next((f"{s.kind}: {why}" for s, (st, why) in zip(run.stages, states)
                               if st != "done" and why), "")
         rows.append(row)
     table = pd.DataFrame(rows).fillna("-")
     kinds = [k for k in ("intermediate", "target", "evaluate") if k in table.columns]
-    return table[["run", "status", *kinds, "reason"]] if rows else table
+    return table[["run", "status", *kinds, *(["job"] if jobs else []), "reason"]] if rows else table
 
 
 # ---------------------------------------------------------------------------------------------

@@ -96,6 +96,27 @@ class Training(_Section):
     tracking: Optional[Literal["tensorboard", "mlflow", "wandb"]] = None
 
 
+def _sbatch_flags(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise ValueError("must be a mapping of sbatch flags, e.g. {account: myproject, qos: high}")
+    for key, flag in value.items():
+        if isinstance(flag, (list, dict)) or flag is None:
+            raise ValueError(f"flag {key!r} must be one value (sbatch --{key}=VALUE; true for a bare flag)")
+    return value
+
+
+class Executor(_Section):
+    """How `intertask run --executor slurm|local` sizes its jobs (one job = one stage); not part of any hash."""
+    partition: Optional[str] = None
+    gpus_per_job: Int = Field(default=1, ge=0)
+    cpus_per_job: Int = Field(default=8, ge=1)
+    mem_gb: Float = Field(default=32, gt=0)
+    time_min: Int = Field(default=720, ge=1)
+    max_parallel: Optional[Int] = Field(default=None, ge=1)
+    extra: Annotated[dict[str, Union[StrictBool, int, float, str]], BeforeValidator(_sbatch_flags)] = Field(
+        default_factory=dict)  # more sbatch flags, passed as they are
+
+
 class StudyFile(_Section):
     study: str
     description: Optional[str]
@@ -112,6 +133,7 @@ class StudyFile(_Section):
     design: Optional[dict]
     budgets: Budgets
     training: Training
+    executor: Executor
 
 
 class ParamsError(ValueError):

@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
                    "batch_size": 32},
         "eval": {"examples_per_language": 300, "batch_size": 64},
     },
+    # job sizes for --executor slurm|local (schema.Executor); how a study runs, not what it computes: no hash
+    "executor": {"partition": None, "gpus_per_job": 1, "cpus_per_job": 8, "mem_gb": 32, "time_min": 720,
+                 "max_parallel": None, "extra": {}},
     "training": {"max_length": 128, "warmup_ratio": 0.1, "weight_decay": 0.01, "freeze_embeddings": True,
                  "freeze_layers": 0, "pooling": "mean", "patience": 1, "mixed_precision": "auto",
                  # how a stage runs, not what it computes: left out of the stage hash (UNHASHED_TRAINING)
@@ -99,7 +102,8 @@ def _merge(defaults: dict, given: dict, path: Path, prefix: str = "") -> dict:
             close = difflib.get_close_matches(str(key), [str(k) for k in defaults], n=1)
             hint = f" Did you mean {prefix + close[0]!r}?" if close else ""
             raise ParamsError(f"{path}: unknown key {name!r}.{hint} Valid keys here: {', '.join(map(str, defaults))}")
-        if isinstance(defaults[key], dict) and not (prefix == "" and key in ("intermediate", "task_options", "design")):
+        free = (prefix == "" and key in ("intermediate", "task_options", "design")) or name == "executor.extra"
+        if isinstance(defaults[key], dict) and not free:
             if not isinstance(value, dict):
                 raise ParamsError(f"{path}: {name!r} must be a mapping, got {type(value).__name__}")
             out[key] = _merge(defaults[key], value, path, f"{name}.")
