@@ -210,3 +210,17 @@ executor: {{max_parallel: 2}}
     runs = {s.name: len((s / "attempts.jsonl").read_text().splitlines()) for s in stages}
     assert runs == {s.name: 1 for s in stages}
     assert (pd.read_csv(outputs / "shared" / "results.csv")["status"] == "done").all()
+
+
+def test_status_with_a_corrupt_jobs_file_is_one_line_naming_it_and_the_fix(tmp_path, capsys):
+    params_file = cluster_study(tmp_path)
+    study = tmp_path / "outputs" / "cl"
+    study.mkdir(parents=True)
+    for text, line in (('{"1-intermediate-copa-x": {"job": "101",\n', 2), ("[1, 2]", None)):
+        (study / "jobs.json").write_text(text)
+        for command in (["status", str(params_file)], ["run", str(params_file), "--executor", "local"]):
+            assert cli.main(command + ["--outputs", str(tmp_path / "outputs")]) == 2
+            err = capsys.readouterr().err
+            assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+            where = f"{study / 'jobs.json'}:{line}:" if line else f"{study / 'jobs.json'}:"
+            assert err.startswith(f"error: {where}") and "delete it and rerun" in err

@@ -11,6 +11,7 @@ from .analysis.power import Components, design_of, pilot_components, power_text
 from .audit import audit_study
 from .cluster import EXECUTORS, run_local, submit_slurm
 from .data import DataSource, resolve_data_dir
+from .jobs import JobsFileError
 from .run import UsageError, export_predictions, make_report, run_study, status_table, study_disk_line
 from .study import ParamsError, load_params
 from .verify import VerifyError, verify_notebook
@@ -41,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
         runner = run_local if args.executor == "local" else run_study
         summary = runner(params, args.outputs, data_dir, args.only, full=args.check)
-    except UsageError as e:
+    except (UsageError, JobsFileError) as e:
         return _usage_error(str(e))
     except KeyboardInterrupt:
         print("\ninterrupted: finished stages are kept; run the same command again to continue.", file=sys.stderr)
@@ -58,7 +59,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     params = _params(args.params)
-    table = status_table(params, args.outputs, full=args.check)
+    try:
+        table = status_table(params, args.outputs, full=args.check)
+    except JobsFileError as e:
+        return _usage_error(str(e))
     print(table.to_string(index=False))
     counts = table["status"].value_counts().to_dict()
     print(", ".join(f"{v} {k}" for k, v in counts.items()))

@@ -23,15 +23,26 @@ ACTIVE = frozenset({"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_F
                     "RESIZING", "SUSPENDED", "SIGNALING", "STAGE_OUT"})
 
 
+class JobsFileError(ValueError):
+    """The jobs file cannot be read: the CLI prints it as one line naming the file and the fix."""
+
+
 def read_jobs(root: Path) -> dict[str, dict]:
     """{stage folder name: job record}; empty when nothing was ever submitted."""
     try:
-        return json.loads((Path(root) / JOBS).read_text())
+        jobs = json.loads((Path(root) / JOBS).read_text())
     except FileNotFoundError:
         return {}
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{Path(root) / JOBS}:{e.lineno}: not valid JSON ({e.msg}); delete it: stage folders "
-                         f"keep their own state, only the link to queued jobs is lost") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        bad_json = isinstance(e, json.JSONDecodeError)
+        where = f"{Path(root) / JOBS}:{e.lineno}" if bad_json else str(Path(root) / JOBS)
+        raise JobsFileError(f"{where}: not valid JSON ({e.msg if bad_json else e.reason}); delete it and rerun: stage "
+                            f"folders keep their own state and claims stop a stage running twice; only the link "
+                            f"to jobs still queued is lost (see them with `squeue --me`)") from None
+    if not isinstance(jobs, dict) or not all(isinstance(r, dict) and "job" in r for r in jobs.values()):
+        raise JobsFileError(f"{Path(root) / JOBS}: not a jobs file (expected {{stage: {{\"job\": id, ...}}}}); "
+                            f"delete it and rerun: stage folders keep their own state")
+    return jobs
 
 
 def record_jobs(root: Path, changes: dict[str, dict]) -> None:
