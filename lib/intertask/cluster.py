@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -177,6 +178,7 @@ def follow_stage(stage: Stage, root: Path, data_dir: str | None, rank: int) -> i
     out = Path(tempfile.mkdtemp(prefix=f"intertask-rank{rank}-")) / stage.notebook
     pm.execute_notebook(str(notebooks_dir() / stage.notebook), str(out), parameters=injected_parameters(stage, data_dir),
                         cwd=str(folder), progress_bar=False, log_output=False, kernel_manager_class=TiedKernelManager)
+    shutil.rmtree(out.parent, ignore_errors=True)  # kept only when the notebook failed: it shows where
     return 0
 
 
