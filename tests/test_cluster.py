@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from intertask import cli
+from intertask import cli, cluster
 from intertask.cluster import distributed_stage_command, slurm_parameters
 from intertask.run import status_table
 from intertask.study import expand, load_params
@@ -155,8 +155,10 @@ def test_several_gpus_launch_the_stage_under_torchrun(tmp_path):
     assert cmd[5:] == ["-m", "intertask.cluster", "p.yaml", "2-target-x", "--outputs", "out", "--data", "/data"]
 
 
-def test_tiny_study_through_the_local_executor_equals_the_serial_records(data_dir, tmp_path):
+def test_tiny_study_through_the_local_executor_equals_the_serial_records(data_dir, tmp_path, monkeypatch):
     """params/tiny.yaml with 2 parallel local jobs gives the values of the committed serial run."""
+    monkeypatch.setattr(cluster, "POLL", 0.5)  # the scheduler loop: 2 s per look would add ~10 s here
+    monkeypatch.setenv("INTERTASK_WAIT_POLL", "0.5")  # the jobs' own waits (their processes read it)
     reference = ROOT / "outputs" / "tiny" / "results.csv"
     params_file = tmp_path / "tiny.yaml"
     params_file.write_text((ROOT / "params" / "tiny.yaml").read_text() + "executor: {max_parallel: 2}\n")
@@ -182,12 +184,15 @@ def threads_used(study: Path) -> set[int]:
 
 
 def test_a_runner_and_a_local_job_set_never_run_one_stage_twice(tiny_model, data_dir, tmp_path):
+    """The smallest study with a parent -> child dependency and two independent runs (4 stages, 1 language):
+    the runner and the job set start at once, claim stages against each other and wait on each other's parents."""
     p = tmp_path / "shared.yaml"
     p.write_text(f"""
 study: shared
 model: {tiny_model}
 data_source: local
-intermediate: {{none: [], copa: [copa]}}
+seeds: [1, 2]
+intermediate: {{none: []}}
 targets: [xnli]
 languages: [en]
 budgets:
@@ -206,7 +211,7 @@ executor: {{max_parallel: 2}}
     assert [proc.returncode for proc in procs] == [0, 0], [o[1][-2000:] for o in outs]
     stages = [outputs / "shared" / "stages" / s.dirname for s in {s.dirname: s for r in expand(load_params(p))
                                                                     for s in r.stages}.values()]
-    assert len(stages) == 5
+    assert len(stages) == 4
     runs = {s.name: len((s / "attempts.jsonl").read_text().splitlines()) for s in stages}
     assert runs == {s.name: 1 for s in stages}
     assert (pd.read_csv(outputs / "shared" / "results.csv")["status"] == "done").all()
