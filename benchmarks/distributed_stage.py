@@ -118,6 +118,10 @@ def main() -> int:
     for stage in ordered_stages(expand(params)):  # parents first, as Slurm's afterok would order them
         print(stage.dirname, StageJob()(params, stage.dirname, str(work / "two"), data, False, None, 2), flush=True)
     two_s = time.time() - t
+    left = [p.name for p in Path(tempfile.gettempdir()).glob("intertask-rank0-*-*") if p.name.endswith(
+        tuple(s.dirname for s in ordered_stages(expand(params))))]
+    if left:  # each launch's rank-0 marker is deleted once the launch ended
+        print(f"left in {tempfile.gettempdir()}: {left}")
 
     failures = []
     for stage in ordered_stages(expand(params)):

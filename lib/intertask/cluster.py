@@ -122,7 +122,9 @@ class StageJob(submitit.helpers.Checkpointable):
         stage = find_stage(params, dirname)
         if gpus > 1:
             cmd = distributed_stage_command(gpus, params["_path"], dirname, outputs, data_dir, full)
-            state = "done" if subprocess.run(cmd).returncode == 0 else "failed"
+            launch = subprocess.Popen(cmd)
+            state = "done" if launch.wait() == 0 else "failed"
+            _rank0_marker(dirname, launch.pid).unlink(missing_ok=True)  # the launch is over: no rank reads it
         else:
             state = run_stage_waiting(stage, root, data_dir, full)
         finish_tables(params, root, stage, full)
@@ -149,9 +151,9 @@ def distributed_stage_command(gpus: int, params_path: str, dirname: str, outputs
     return cmd + (["--data", data_dir] if data_dir else []) + (["--check"] if full else [])
 
 
-def _rank0_marker(dirname: str) -> Path:
+def _rank0_marker(dirname: str, launcher: int | None = None) -> Path:
     # torchrun's agent is every rank's parent: its pid names this launch on this node
-    return Path(tempfile.gettempdir()) / f"intertask-rank0-{os.getppid()}-{dirname}"
+    return Path(tempfile.gettempdir()) / f"intertask-rank0-{launcher or os.getppid()}-{dirname}"
 
 
 def _rank0_started(folder: Path) -> bool:
