@@ -10,7 +10,7 @@ Dropout is off in both runs (the encoder's config, and a sitecustomize that ever
 loads makes nn.Dropout the identity for the heads): its masks come from each process's own random stream,
 so with dropout on the two runs differ by design (measured: train loss 0.661 vs 0.699 on copa).
 Not a test: about 5 minutes on this loaded 2-core machine (a serial study, 106 s; then a torchrun launch per
-stage, 190 s). Last result (04:58 UTC): all 5 stages done, attempted once, manifests verified; weights max
+stage, 190 s). Last result (05:15 UTC, twice the same): all 5 stages done, attempted once, manifests verified; weights max
 abs diff 1.6e-05, train loss rel. diff <= 5.2e-07, dev scores and results equal (the random tiny model
 predicts the majority class: the weights are the stronger evidence).
 """
