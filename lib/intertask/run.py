@@ -516,7 +516,7 @@ def make_report(params: dict, outputs: str | Path = "outputs", force: bool = Fal
                         parameters={"results_path": "../results.csv", "conditions_path": "../conditions.csv",
                                     "study": params["study"],
                                     "description": params.get("description", ""), "figures_dir": "figures"},
-                        cwd=str(folder), progress_bar=False)
+                        cwd=str(folder), progress_bar=False, kernel_manager_class=TiedKernelManager)
     render_html(nb_out, html)
     _write_json(marker, {"status": "done", "key": key})
     return html

@@ -5,13 +5,16 @@ Each function does one step of the methods section, so a notebook reads as that 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import torch
+from transformers.utils import logging as hf_logging
 
 from .data import DataSource, LeakageError, MissingDataError, assert_no_leakage, has_split, resolve_data_dir
 from .feature_cache import CACHE_OPTION, FeatureCache
@@ -27,6 +30,30 @@ from .progress import progress
 from .registry import get_task
 from .tasks import Task
 from .train import TrainConfig, set_seed, train
+
+
+class _ExpectedLoadReport(logging.Filter):
+    """Drops transformers' load report when all it says is that the checkpoint's pooler is not loaded
+    (the heads pool hidden states themselves, so the encoder is built without one); any other
+    report (missing or mismatched weights) still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if "LOAD REPORT" not in msg:
+            return True
+        rows = [line.split("|") for line in msg.splitlines() if "|" in line and not line.startswith("Key")]
+        return not rows or not all(r[0].strip().startswith("pooler.") and r[1].strip() == "UNEXPECTED" for r in rows)
+
+
+def _quiet_transformers() -> None:
+    """A stage record shows our own progress lines, not transformers' per-load bars and reports."""
+    hf_logging.disable_progress_bar()
+    logger = logging.getLogger("transformers.modeling_utils")
+    if not any(isinstance(f, _ExpectedLoadReport) for f in logger.filters):
+        logger.addFilter(_ExpectedLoadReport())
+
+
+_quiet_transformers()
 
 
 def open_data(data_dir: str | None = None, data_source: str = "auto") -> DataSource:
@@ -108,6 +135,27 @@ def train_and_save(model: EncoderWithHeads, tokenizer: Any, train_data: StageDat
     frame = pd.DataFrame(history)
     frame.to_csv(out / "history.csv", index=False)
     return frame
+
+
+def plot_training_curve(history: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Training loss and dev score at each evaluation, by optimizer step; the selected checkpoint is ringed."""
+    fig, (loss_ax, dev_ax) = plt.subplots(1, 2, figsize=(9, 3), constrained_layout=True)
+    loss_ax.plot(history["step"], history["train_loss"], marker="o", color="tab:red")
+    loss_ax.set(xlabel="optimizer step", ylabel="training loss", title="loss")
+    dev_cols = [c for c in history.columns if c.startswith("dev_") and c != "dev_score"]
+    for col in dev_cols if len(dev_cols) > 1 else []:  # one task: its column is dev_score itself
+        dev_ax.plot(history["step"], 100 * history[col], marker=".", alpha=0.6, label=col[4:])
+    dev_ax.plot(history["step"], 100 * history["dev_score"], marker="o", color="black", label="dev score")
+    if "selected" in history.columns and history["selected"].any():
+        best = history[history["selected"].astype(bool)]
+        dev_ax.scatter(best["step"], 100 * best["dev_score"], s=160, facecolors="none", edgecolors="tab:green",
+                       label="selected checkpoint", zorder=3)
+    dev_ax.set(xlabel="optimizer step", ylabel="English dev score (points)", title="dev score")
+    dev_ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    plt.close(fig)  # returned for display once, not drawn a second time by the inline backend
+    return fig
 
 
 def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str] | str, source: DataSource,
