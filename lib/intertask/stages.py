@@ -57,11 +57,32 @@ _quiet_transformers()
 
 
 def open_data(data_dir: str | None = None, data_source: str = "auto") -> DataSource:
-    """The stage's data: an explicit folder, else $INTERTASK_DATA; printed so the record shows it."""
+    """The stage's data: an explicit folder, else $INTERTASK_DATA, else a `shared/data` folder beside
+    the checkout (found from the working folder upwards); printed so the record shows it.
+
+    With none of these and data_source "auto", fails at once with what to set, rather than trying the
+    hub for each task (slow, and offline it only fails later).
+    """
     directory = resolve_data_dir(data_dir)
+    if directory is None and data_source != "hub":
+        directory = _shared_data_near(Path.cwd())
+        if directory is None:
+            raise MissingDataError(
+                f"no data folder: INTERTASK_DATA is not set and no shared/data folder was found above {Path.cwd()}. "
+                f"Set INTERTASK_DATA=/path/to/data (the XTREME download/ layout; `make lab` sets it), "
+                f"pass data_dir=..., or set data_source = \"hub\" on a machine with internet access.")
+        print(f"INTERTASK_DATA is not set; using the data folder beside the checkout: {directory}")
     src = DataSource(directory, data_source)
     print(f"data: {directory if directory else '(no local folder)'} [source: {data_source}]")
     return src
+
+
+def _shared_data_near(start: Path) -> Path | None:
+    """`<ancestor>/shared/data` for the nearest ancestor of `start` that has one (the Makefile's default)."""
+    for folder in (start, *start.parents):
+        if (folder / "shared" / "data").is_dir():
+            return (folder / "shared" / "data").resolve()
+    return None
 
 
 @dataclass
