@@ -14,7 +14,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from transformers.utils import logging as hf_logging
 
 from .data import DataSource, LeakageError, MissingDataError, assert_no_leakage, has_split, resolve_data_dir
 from .feature_cache import CACHE_OPTION, FeatureCache
@@ -47,6 +46,9 @@ class _ExpectedLoadReport(logging.Filter):
 
 def _quiet_transformers() -> None:
     """A stage record shows our own progress lines, not transformers' per-load bars and reports."""
+    # imported here, after .progress has silenced tqdm's widget warning (transformers imports tqdm.auto)
+    from transformers.utils import logging as hf_logging
+
     hf_logging.disable_progress_bar()
     logger = logging.getLogger("transformers.modeling_utils")
     if not any(isinstance(f, _ExpectedLoadReport) for f in logger.filters):
