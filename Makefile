@@ -7,7 +7,7 @@ INTERTASK_DATA ?= $(abspath ../shared/data)
 export INTERTASK_DATA
 BIN := $(VENV)/bin
 
-.PHONY: smoke test status report setup clean-smoke
+.PHONY: smoke test status report setup clean-smoke lab
 
 setup: $(VENV)/.installed
 
@@ -33,3 +33,8 @@ report: setup
 
 clean-smoke:
 	rm -rf outputs/smoke
+
+# JupyterLab on the notebooks, with the [lab] extra and the offline data (INTERTASK_DATA is exported above)
+lab: setup
+	$(BIN)/python -m pip install -q -e ".[lab]"
+	$(BIN)/jupyter lab notebooks/
