@@ -38,7 +38,7 @@ class TiedKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernel receives SIGKILL when the runner process ends, over ipc."""
 
     def __init__(self, **kw: Any):
-        if os.name == "posix" and "transport" not in kw:
+        if sys.platform != "win32" and "transport" not in kw:  # zmq has no ipc transport on Windows
             kw["transport"] = "ipc"
             # socket files next to the connection files (cleaned up at shutdown), never in the stage folder
             runtime = jupyter_runtime_dir()
