@@ -31,3 +31,21 @@ def test_stage_records_hold_no_progress_noise(record):
     assert len(loops) == 1 and " in " in loops[0], loops  # the one final line of the stage's main loop
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == (0 if record.name == "03_evaluate.ipynb" else 1)  # the training curve in 01 and 02
+
+
+def test_training_curve_shows_loss_dev_scores_and_the_kept_checkpoint():
+    import pandas as pd
+
+    from intertask.stages import plot_training_curve
+
+    history = pd.DataFrame({"epoch": [1, 1, 2], "step": [5, 10, 15], "train_loss": [1.1, 0.9, 0.8],
+                            "dev_anli": [0.30, 0.35, 0.33], "dev_copa": [0.5, 0.6, 0.55],
+                            "dev_score": [0.40, 0.475, 0.44], "selected": [False, True, False]})
+    fig = plot_training_curve(history, title="intermediate: anli+copa")
+    loss_ax, dev_ax = fig.axes
+    assert list(loss_ax.lines[0].get_ydata()) == [1.1, 0.9, 0.8]
+    labels = [line.get_label() for line in dev_ax.lines]
+    assert labels == ["anli", "copa", "dev score"]  # each task's dev score, and the combined one, in points
+    assert list(dev_ax.lines[-1].get_ydata()) == pytest.approx([40.0, 47.5, 44.0])
+    ring = dev_ax.collections[0].get_offsets()
+    assert ring.tolist() == [[10.0, 47.5]]  # the selected checkpoint

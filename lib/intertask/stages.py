@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import pandas as pd
 import torch
 
@@ -162,7 +163,7 @@ def train_and_save(model: EncoderWithHeads, tokenizer: Any, train_data: StageDat
 
 def plot_training_curve(history: pd.DataFrame, title: str = "") -> plt.Figure:
     """Training loss and dev score at each evaluation, by optimizer step; the selected checkpoint is ringed."""
-    fig, (loss_ax, dev_ax) = plt.subplots(1, 2, figsize=(9, 3), constrained_layout=True)
+    fig, (loss_ax, dev_ax) = plt.subplots(1, 2, figsize=(10, 3), constrained_layout=True)
     loss_ax.plot(history["step"], history["train_loss"], marker="o", color="tab:red")
     loss_ax.set(xlabel="optimizer step", ylabel="training loss", title="loss")
     dev_cols = [c for c in history.columns if c.startswith("dev_") and c != "dev_score"]
@@ -174,7 +175,10 @@ def plot_training_curve(history: pd.DataFrame, title: str = "") -> plt.Figure:
         dev_ax.scatter(best["step"], 100 * best["dev_score"], s=160, facecolors="none", edgecolors="tab:green",
                        label="selected checkpoint", zorder=3)
     dev_ax.set(xlabel="optimizer step", ylabel="English dev score (points)", title="dev score")
-    dev_ax.legend(fontsize="small")
+    dev_ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))  # outside: never over a curve
+    for ax in (loss_ax, dev_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+        ax.margins(x=0.1)
     if title:
         fig.suptitle(title)
     plt.close(fig)  # returned for display once, not drawn a second time by the inline backend
