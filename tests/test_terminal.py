@@ -182,3 +182,25 @@ def test_results_are_also_parquet(tmp_path):
     assert not missing and len(table) == 6
     csv, parquet = pd.read_csv(root / "results.csv"), pd.read_parquet(root / "results.parquet")
     pd.testing.assert_frame_equal(csv, parquet)
+
+
+def test_kernel_bars_write_to_the_log_and_leave_one_line(tmp_path, monkeypatch, capsys):
+    from intertask.progress import ENV_STATUS, LOG_NAME, progress, read_progress
+
+    monkeypatch.setenv(ENV_STATUS, str(tmp_path / ".progress"))
+    bar = progress(total=4, desc="train steps", unit="step", mininterval=0)
+    for _ in range(4):
+        for _ in progress(range(3), desc="predict xnli", mininterval=0):  # nested: never in the record
+            pass
+        bar.update(1)
+        bar.set_postfix_str("loss 0.5")
+    bar.close()
+    captured = capsys.readouterr()
+    assert captured.err == ""  # nothing for the notebook's stderr
+    assert len(captured.out.splitlines()) == 1  # one line for the outermost loop ...
+    assert captured.out.startswith("train steps: 4/4 step in ") and captured.out.strip().endswith("loss 0.5")
+    log = (tmp_path / LOG_NAME).read_text()
+    assert "\r" not in log and "\x1b" not in log  # plain lines, top to bottom
+    assert "predict xnli: 100%" in log and "train steps: 100%" in log
+    status = read_progress(tmp_path / ".progress")  # what the runner's stage bar reads
+    assert (status.desc, status.n, status.total, status.postfix) == ("train steps", 4, 4, "loss 0.5")
