@@ -1,4 +1,4 @@
-# Quick start:  make smoke   (the offline smoke study)   |   make test   (the test suite)
+# Quick start:  make smoke   (the offline smoke study)   |   make test   (the test suite)   |   make lab   (JupyterLab)
 PYTHON ?= python3
 VENV ?= .venv
 # the CPU build that lies on this machine's disk; GPU users: TORCH="torch" (or install theirs first)
