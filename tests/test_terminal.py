@@ -20,7 +20,8 @@ from tqdm.std import tqdm
 
 from intertask import __version__, cli
 from intertask.integrity import build_manifest, manifest_digest
-from intertask.overview import leaderboard, status_text
+from intertask.contracts import OFFLINE_MODEL
+from intertask.overview import leaderboard, leaderboard_text, status_text
 from intertask.progress import Status
 from intertask.registry import TARGET_TASKS
 from intertask.run import _StatusTicker, collect_results, stage_folder, stage_status, status_table
@@ -113,6 +114,8 @@ def test_leaderboard_means_intervals_and_paired_gains():
     half = stats.t.ppf(0.975, 1) * none.std(ddof=1) / np.sqrt(2)
     assert board.loc["none", "score"] == f"{none.mean():.1f} [{none.mean() - half:.1f}, {none.mean() + half:.1f}]"
     assert board.loc["none", "gain"] == "baseline" and board.loc["copa", "seeds"] == 2
+    offline = pd.DataFrame(rows).assign(model=OFFLINE_MODEL)
+    assert "4-bit dequantized" in leaderboard_text(offline) and "4-bit" not in leaderboard_text(pd.DataFrame(rows))
 
 
 def test_nested_bar_follows_the_kernel_status(tmp_path):

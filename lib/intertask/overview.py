@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis.stats import mean_estimate
+from .contracts import OFFLINE_MODEL
 from .data import DataSource
 from .registry import ENGLISH_TASKS, POOL_TASKS, TARGET_TASKS, get_task
 from .run import read_stage_record, stage_folder, stage_state
@@ -252,6 +253,8 @@ def leaderboard_text(results: pd.DataFrame, baseline: str = BASELINE) -> str:
         return ""
     note = (f"zero-shot score (points, mean over non-English languages; 95% t interval over seeds) and gain over "
             f"'{baseline}' (paired by seed)")
+    if "model" in results and (results["model"] == OFFLINE_MODEL).any():
+        note += "; model: 4-bit dequantized multilingual-e5-small"
     return note + "\n" + table.to_string(index=False)
 
 
