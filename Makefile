@@ -1,4 +1,4 @@
-# Quick start:  make smoke   (the offline smoke study)   |   make test   (the test suite)
+# Quick start:  make smoke   (the offline smoke study)   |   make test   (the test suite)   |   make lab   (JupyterLab)
 PYTHON ?= python3
 VENV ?= .venv
 # the CPU build that lies on this machine's disk; GPU users: TORCH="torch" (or install theirs first)
@@ -7,7 +7,7 @@ INTERTASK_DATA ?= $(abspath ../shared/data)
 export INTERTASK_DATA
 BIN := $(VENV)/bin
 
-.PHONY: smoke test status report setup clean-smoke
+.PHONY: smoke test status report setup clean-smoke lab
 
 setup: $(VENV)/.installed
 
@@ -33,3 +33,8 @@ report: setup
 
 clean-smoke:
 	rm -rf outputs/smoke
+
+# JupyterLab on the notebooks, with the [lab] extra and the offline data (INTERTASK_DATA is exported above)
+lab: setup
+	$(BIN)/python -m pip install -q -e ".[lab]"
+	$(BIN)/jupyter lab notebooks/

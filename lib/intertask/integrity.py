@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # written by the runner, not by the stage: never part of what the stage produced
-BOOKKEEPING = {"status.json", "claim", "claim.break", "attempts.jsonl", ".progress"}
+BOOKKEEPING = {"status.json", "claim", "claim.break", "attempts.jsonl", ".progress", ".progress.tmp", "progress.log"}
 CHUNK = 1 << 20
 # files this small (results, histories, predictions, most notebooks) are always hashed: it costs
 # microseconds and catches an edited number that keeps the size; checkpoints are hashed on request

@@ -4,6 +4,10 @@ jupyter_client starts kernels in a session of their own (so they can be interrup
 ipykernel's parent poller notices a dead parent only when it next polls. On Linux the kernel asks
 the OS for SIGKILL the moment the process that started it dies (prctl PR_SET_PDEATHSIG), so a
 killed runner never leaves a kernel training on; elsewhere the poller remains the fallback.
+
+The runner and its kernel talk over Unix sockets (zmq's ipc transport) in Jupyter's runtime folder:
+nothing listens on a TCP port, and ipykernel has no reason to warn, at every start, that TCP traffic
+is unencrypted.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import ctypes.util
 import os
 import signal
 import sys
+import uuid
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 
 PR_SET_PDEATHSIG = 1
 
@@ -29,7 +35,16 @@ def _die_with_parent(parent: int) -> None:
 
 
 class TiedKernelManager(AsyncKernelManager):
-    """An AsyncKernelManager whose kernel receives SIGKILL when the runner process ends."""
+    """An AsyncKernelManager whose kernel receives SIGKILL when the runner process ends, over ipc."""
+
+    def __init__(self, **kw: Any):
+        if sys.platform != "win32" and "transport" not in kw:  # zmq has no ipc transport on Windows
+            kw["transport"] = "ipc"
+            # socket files next to the connection files (cleaned up at shutdown), never in the stage folder
+            runtime = jupyter_runtime_dir()
+            os.makedirs(runtime, exist_ok=True)
+            kw.setdefault("ip", os.path.join(runtime, f"intertask-{uuid.uuid4().hex[:12]}-ipc"))
+        super().__init__(**kw)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         if sys.platform.startswith("linux"):

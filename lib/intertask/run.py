@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from tqdm.std import tqdm
 
 from . import __version__
 from .budget import add_trained_compute
@@ -36,7 +37,7 @@ from .footprint import StageNode, disk_line, prune_checkpoints, reopen_pruned
 from .integrity import build_manifest, check_manifest, manifest_digest
 from .jobs import job_labels, run_job_label
 from .kernels import TiedKernelManager
-from .progress import ENV_STATUS, read_status
+from .progress import ENV_STATUS, read_progress
 from .resources import kernel_threads
 from .results import OUTPUT_COLUMNS
 from .study import Run, Stage, condition_rows, expand, stable_hash, study_dir
@@ -134,20 +135,43 @@ def injected_parameters(stage: Stage, data_dir: str | None) -> dict:
 
 
 class _StatusTicker:
-    """Shows the kernel's latest progress line next to the runner's bar."""
+    """Shows the kernel's outermost loop (read from its status file) under the runner's bar.
 
-    def __init__(self, bar: Any, path: Path, prefix: str):
+    In a terminal: a second bar for the current stage's steps or languages, with the kernel's own
+    count, rate and ETA. In a log file (no terminal): the latest line as the run bar's postfix, once a
+    minute, since a refresh every second would only add noise.
+    """
+
+    def __init__(self, bar: Any, path: Path, prefix: str, interval: float | None = None,
+                 nested: bool | None = None):
         self.bar, self.path, self.prefix = bar, path, prefix
+        interactive = sys.stderr.isatty()
+        self.interval = interval if interval is not None else (1.0 if interactive else 60.0)
+        self.nested = (interactive if nested is None else nested) and bar is not None
+        self.inner: Any = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
-        # in a log file (no terminal) a refresh every second would only add noise
-        interactive = sys.stderr.isatty()
-        while not self._stop.wait(1.0 if interactive else 60.0):
-            line = read_status(self.path)
-            if self.bar is not None:
-                self.bar.set_postfix_str(f"{self.prefix} {line}"[:100])
+        while not self._stop.wait(self.interval):
+            self.tick()
+
+    def tick(self) -> None:
+        status = read_progress(self.path)
+        if self.bar is None or status is None:
+            return
+        if not self.nested:
+            self.bar.set_postfix_str(f"{self.prefix} {status.line()}"[:100])
+            return
+        desc = f"  {self.prefix}: {status.desc}"
+        if self.inner is None:
+            self.inner = tqdm(total=status.total, desc=desc, position=1, leave=False, file=self.bar.fp,
+                              dynamic_ncols=True, unit="")
+        elif self.inner.desc != desc or self.inner.n > status.n:  # the kernel moved on to its next loop
+            self.inner.reset(total=status.total)
+            self.inner.set_description_str(desc, refresh=False)
+        self.inner.set_postfix_str(status.postfix[:40], refresh=False)
+        self.inner.update(status.n - self.inner.n)
 
     def __enter__(self) -> "_StatusTicker":
         self._thread.start()
@@ -156,6 +180,8 @@ class _StatusTicker:
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
         self._thread.join()
+        if self.inner is not None:
+            self.inner.close()
 
 
 def execute_stage(stage: Stage, root: Path, data_dir: str | None, bar: Any = None, prefix: str = "",
@@ -340,7 +366,12 @@ def collect_results(root: Path, runs: list[Run], full: bool = False) -> tuple[pd
         fcntl.flock(lock, fcntl.LOCK_EX)  # several runners may finish at once: last writer sees all
         tmp = root / f"results.csv.{socket.gethostname()}.{os.getpid()}.tmp"
         df.to_csv(tmp, index=False)
+        # the same table as Parquet (typed columns for pandas/polars/duckdb users), with the types the
+        # CSV reads back as, so both files always hold one table
+        ptmp = root / f"results.parquet.{socket.gethostname()}.{os.getpid()}.tmp"
+        pd.read_csv(tmp).to_parquet(ptmp, index=False)
         os.replace(tmp, root / "results.csv")
+        os.replace(ptmp, root / "results.parquet")
     return df, missing
 
 
@@ -400,8 +431,6 @@ def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | Non
     Stages another runner holds are left to it: their runs are retried after the others, until
     they are done or failed, so any number of runners can share one study. `full`: verify hashes.
     """
-    from tqdm.std import tqdm
-
     root = study_dir(params, outputs)
     every = expand(params)
     runs = select_runs(every, only)
@@ -439,6 +468,32 @@ def run_study(params: dict, outputs: str | Path = "outputs", data_dir: str | Non
             _write_json(root / "last_run.json", {"done": summary.done, "failed": summary.failed,
                                                  "missing": summary.missing, "seconds": round(summary.seconds, 1)})
     return summary
+
+
+def dry_run_plan(params: dict, outputs: str | Path = "outputs", only: list[str] | None = None,
+                 full: bool = False) -> str:
+    """What `run` would do, without doing it: each run's stages, marked cached (verifiably done, reused),
+    run (with why: pending, invalid, failed, interrupted) or held (another live runner has it).
+    Reads stage folders only; no kernel starts and nothing is written."""
+    root = study_dir(params, outputs)
+    runs = select_runs(expand(params), only)
+    verdicts: dict[str, str] = {}
+    lines = []
+    for run in runs:
+        marks = []
+        for stage in run.stages:
+            if stage.dirname not in verdicts:
+                state, why = stage_state(stage_folder(root, stage), full)
+                verdicts[stage.dirname] = {"done": "cached", "running": "held"}.get(state, "run") + \
+                    ("" if state in ("done", "running", "pending") else f" ({state})")
+            marks.append(f"{stage.kind} {verdicts[stage.dirname]}")
+        lines.append(f"{run.id}: " + ", ".join(marks))
+    to_run = sorted(d for d, v in verdicts.items() if v.startswith("run"))
+    cached = sum(v == "cached" for v in verdicts.values())
+    lines.append(f"dry run: {len(runs)} run(s), {len(verdicts)} stage(s): {len(to_run)} would execute, "
+                 f"{cached} cached, {len(verdicts) - len(to_run) - cached} held by another runner; "
+                 f"outputs in {root}")
+    return "\n".join(lines)
 
 
 def reopen_needed_checkpoints(root: Path, run: Run) -> list[Path]:
@@ -520,7 +575,7 @@ def make_report(params: dict, outputs: str | Path = "outputs", force: bool = Fal
                         parameters={"results_path": "../results.csv", "conditions_path": "../conditions.csv",
                                     "study": params["study"],
                                     "description": params.get("description", ""), "figures_dir": "figures"},
-                        cwd=str(folder), progress_bar=False)
+                        cwd=str(folder), progress_bar=False, kernel_manager_class=TiedKernelManager)
     render_html(nb_out, html)
     _write_json(marker, {"status": "done", "key": key})
     return html

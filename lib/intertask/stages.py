@@ -5,11 +5,14 @@ Each function does one step of the methods section, so a notebook reads as that 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import pandas as pd
 import torch
 from accelerate import PartialState
@@ -30,12 +33,60 @@ from .tasks import Task
 from .train import RESUME_DIR, TrainConfig, clear_progress, predict_sharded, set_seed, train
 
 
+class _ExpectedLoadReport(logging.Filter):
+    """Drops transformers' load report when all it says is that the checkpoint's pooler is not loaded
+    (the heads pool hidden states themselves, so the encoder is built without one); any other
+    report (missing or mismatched weights) still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if "LOAD REPORT" not in msg:
+            return True
+        rows = [line.split("|") for line in msg.splitlines() if "|" in line and not line.startswith("Key")]
+        return not rows or not all(r[0].strip().startswith("pooler.") and r[1].strip() == "UNEXPECTED" for r in rows)
+
+
+def _quiet_transformers() -> None:
+    """A stage record shows our own progress lines, not transformers' per-load bars and reports."""
+    # imported here, after .progress has silenced tqdm's widget warning (transformers imports tqdm.auto)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    logger = logging.getLogger("transformers.modeling_utils")
+    if not any(isinstance(f, _ExpectedLoadReport) for f in logger.filters):
+        logger.addFilter(_ExpectedLoadReport())
+
+
+_quiet_transformers()
+
+
 def open_data(data_dir: str | None = None, data_source: str = "auto") -> DataSource:
-    """The stage's data: an explicit folder, else $INTERTASK_DATA; printed so the record shows it."""
+    """The stage's data: an explicit folder, else $INTERTASK_DATA, else a `shared/data` folder beside
+    the checkout (found from the working folder upwards); printed so the record shows it.
+
+    With none of these and data_source "auto", fails at once with what to set, rather than trying the
+    hub for each task (slow, and offline it only fails later).
+    """
     directory = resolve_data_dir(data_dir)
+    if directory is None and data_source != "hub":
+        directory = _shared_data_near(Path.cwd())
+        if directory is None:
+            raise MissingDataError(
+                f"no data folder: INTERTASK_DATA is not set and no shared/data folder was found above {Path.cwd()}. "
+                f"Set INTERTASK_DATA=/path/to/data (the XTREME download/ layout; `make lab` sets it), "
+                f"pass data_dir=..., or set data_source = \"hub\" on a machine with internet access.")
+        print(f"INTERTASK_DATA is not set; using the data folder beside the checkout: {directory}")
     src = DataSource(directory, data_source)
     print(f"data: {directory if directory else '(no local folder)'} [source: {data_source}]")
     return src
+
+
+def _shared_data_near(start: Path) -> Path | None:
+    """`<ancestor>/shared/data` for the nearest ancestor of `start` that has one (the Makefile's default)."""
+    for folder in (start, *start.parents):
+        if (folder / "shared" / "data").is_dir():
+            return (folder / "shared" / "data").resolve()
+    return None
 
 
 @dataclass
@@ -116,6 +167,30 @@ def train_and_save(model: EncoderWithHeads, tokenizer: Any, train_data: StageDat
     clear_progress(out / RESUME_DIR)  # the checkpoint is written: a rerun has nothing to resume
     state.wait_for_everyone()
     return frame
+
+
+def plot_training_curve(history: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Training loss and dev score at each evaluation, by optimizer step; the selected checkpoint is ringed."""
+    fig, (loss_ax, dev_ax) = plt.subplots(1, 2, figsize=(10, 3), constrained_layout=True)
+    loss_ax.plot(history["step"], history["train_loss"], marker="o", color="tab:red")
+    loss_ax.set(xlabel="optimizer step", ylabel="training loss", title="loss")
+    dev_cols = [c for c in history.columns if c.startswith("dev_") and c != "dev_score"]
+    for col in dev_cols if len(dev_cols) > 1 else []:  # one task: its column is dev_score itself
+        dev_ax.plot(history["step"], 100 * history[col], marker=".", alpha=0.6, label=col[4:])
+    dev_ax.plot(history["step"], 100 * history["dev_score"], marker="o", color="black", label="dev score")
+    if "selected" in history.columns and history["selected"].any():
+        best = history[history["selected"].astype(bool)]
+        dev_ax.scatter(best["step"], 100 * best["dev_score"], s=160, facecolors="none", edgecolors="tab:green",
+                       label="selected checkpoint", zorder=3)
+    dev_ax.set(xlabel="optimizer step", ylabel="English dev score (points)", title="dev score")
+    dev_ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))  # outside: never over a curve
+    for ax in (loss_ax, dev_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+        ax.margins(x=0.1)
+    if title:
+        fig.suptitle(title)
+    plt.close(fig)  # returned for display once, not drawn a second time by the inline backend
+    return fig
 
 
 def evaluate_zero_shot(checkpoint: str | Path, target: str, languages: list[str] | str, source: DataSource,

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .integrity import sha256_file
+from .kernels import TiedKernelManager
 from .run import notebooks_dir
 from .study import NOTEBOOKS
 from .values import Value, compare_values, values_in
@@ -159,7 +160,8 @@ def verify_notebook(path: Path) -> tuple[bool, list[str]]:
             params["output_dir"] = tmp  # never overwrite the record's own outputs
         out = Path(tmp) / path.name
         try:
-            pm.execute_notebook(str(template), str(out), parameters=params, cwd=str(path.parent), progress_bar=False)
+            pm.execute_notebook(str(template), str(out), parameters=params, cwd=str(path.parent), progress_bar=False,
+                                kernel_manager_class=TiedKernelManager)
         except Exception as e:
             return False, lines + [f"{path}: re-execution failed: {getattr(e, 'ename', type(e).__name__)}: "
                                    f"{getattr(e, 'evalue', e)}"]
