@@ -453,7 +453,9 @@ def per_task_tables(frame: pd.DataFrame, value: str, wide_max: int = WIDE_MAX) -
 def styled(table: pd.DataFrame, digits: int = 1, diverging: bool = False, caption: str = ""):
     """A pandas Styler in points: fixed decimals, no 'nan' cells, gains coloured around 0."""
     numeric = table.select_dtypes("number").columns
-    sty = table.style.format("{:." + str(digits) + "f}", subset=list(numeric), na_rep="–")
+    counts = [c for c in numeric if _whole(table[c])]  # counts (k, seeds, items) print without decimals
+    sty = table.style.format("{:." + str(digits) + "f}", subset=[c for c in numeric if c not in counts], na_rep="–")
+    sty = sty.format("{:,.0f}", subset=counts, na_rep="–")
     if diverging and len(numeric) and table[numeric].notna().any().any():
         bound = max(1.0, float(table[numeric].abs().max().max()))
         sty = sty.background_gradient(cmap="RdBu", vmin=-bound, vmax=bound, subset=list(numeric))
@@ -463,6 +465,15 @@ def styled(table: pd.DataFrame, digits: int = 1, diverging: bool = False, captio
                                   "font-weight: bold; padding-bottom: 4px;"},
                                  {"selector": "td, th", "props": "padding: 2px 8px;"}])
 
+
+def _whole(column: pd.Series) -> bool:
+    values = column.dropna()
+    return pd.api.types.is_bool_dtype(column) is False and len(values) > 0 and bool(((values % 1) == 0).all()) and \
+        (pd.api.types.is_integer_dtype(column) or column.name in COUNT_COLUMNS)
+
+
+COUNT_COLUMNS = {"k", "seeds", "languages", "scored", "not scored (overlap)", "draws", "n_draws", "n_seeds", "n_items",
+                 "n_languages", "n_clusters", "n_a", "n_b", "planned tokens", "trained tokens", "trained steps"}
 
 CONDITION_COLUMNS = {"condition": "condition", "arm": "arm", "k": "k", "tasks": "tasks", "task_languages": "languages",
                      "task_families": "families", "task_formats": "formats", "budget": "budget",

@@ -527,9 +527,13 @@ def render_html(notebook: Path, html: Path, title: str | None = None) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
+    from .values import VALUES_MIME  # with nbformat: the CLI imports no IPython until it renders
+
     nb = nbformat.read(str(notebook), as_version=4)
     if title:  # the page's <title> (nbconvert's default is "Notebook")
         nb.metadata["title"] = title
+    for cell in nb.cells:  # recorded values are for nbval, not for readers
+        cell["outputs"] = [o for o in cell.get("outputs", []) if VALUES_MIME not in o.get("data", {})]
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
     html.write_text(body, encoding="utf-8")

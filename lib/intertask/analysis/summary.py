@@ -117,8 +117,9 @@ def verdict_text(claims: pd.DataFrame, seeds: int) -> str:
     decided = claims[claims["verdict"].isin(["positive", "negative"])]
     n = len(claims)
     if decided.empty:
-        head = (f"**Verdict.** None of the {n} statements can claim a direction: every Holm-corrected interval "
-                f"covers 0, so no intermediate-task condition is told apart from the baseline.")
+        which = "The one statement" if n == 1 else f"None of the {n} statements"
+        head = (f"**Verdict.** {which} can claim a direction: no interval excludes 0, so no intermediate-task "
+                f"condition is told apart from the baseline.")
     else:
         said = "; ".join(f"{s['subject']} {VERDICT_WORDS[s['verdict']]} ({_fmt(s['estimate'])} points)"
                          for _, s in decided.iterrows())
