@@ -454,7 +454,11 @@ def styled(table: pd.DataFrame, digits: int = 1, diverging: bool = False, captio
     """A pandas Styler in points: fixed decimals, no 'nan' cells, gains coloured around 0."""
     numeric = table.select_dtypes("number").columns
     counts = [c for c in numeric if _whole(table[c])]  # counts (k, seeds, items) print without decimals
-    sty = table.style.format("{:." + str(digits) + "f}", subset=[c for c in numeric if c not in counts], na_rep="–")
+    # differences carry their sign (a gain table is all differences)
+    signed = [c for c in numeric if c not in counts and (diverging or c in SIGNED_COLUMNS)]
+    plain = [c for c in numeric if c not in counts and c not in signed]
+    sty = table.style.format("{:." + str(digits) + "f}", subset=plain, na_rep="–")
+    sty = sty.format("{:+." + str(digits) + "f}", subset=signed, na_rep="–")
     sty = sty.format("{:,.0f}", subset=counts, na_rep="–")
     if diverging and len(numeric) and table[numeric].notna().any().any():
         bound = max(1.0, float(table[numeric].abs().max().max()))
@@ -472,6 +476,7 @@ def _whole(column: pd.Series) -> bool:
         (pd.api.types.is_integer_dtype(column) or column.name in COUNT_COLUMNS)
 
 
+SIGNED_COLUMNS = {"gain", "above chance", "estimate", "minus_phang_baseline", "minus_phang_best"}
 COUNT_COLUMNS = {"k", "seeds", "languages", "scored", "not scored (overlap)", "draws", "n_draws", "n_seeds", "n_items",
                  "n_languages", "n_clusters", "n_a", "n_b", "planned tokens", "trained tokens", "trained steps"}
 
