@@ -171,8 +171,10 @@ def plot_task_bars(levels: pd.DataFrame, figures_dir: str | Path, intervals: pd.
         values = [*low, *high]
         if target in base.index:
             b = float(base.loc[target, "zero_shot"])
-            ax.axhline(b, color="black", ls="--", lw=1.4, label=f"baseline ({BASELINE}): {b:.1f}")
-            ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+            ax.axhline(b, color="black", ls="--", lw=1.4, label=f"baseline ({BASELINE})")
+            # named beside the axis, where no bar can hide it
+            ax.annotate(f"baseline\n({BASELINE})\n{b:.1f}", xy=(1, b), xycoords=("axes fraction", "data"),
+                        xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
             values.append(b)
         lo, hi = min(values), max(values)
         pad = max(0.5, 0.15 * (hi - lo))
@@ -465,9 +467,12 @@ def styled(table: pd.DataFrame, digits: int = 1, diverging: bool = False, captio
         sty = sty.background_gradient(cmap="RdBu", vmin=-bound, vmax=bound, subset=list(numeric))
     if caption:
         sty = sty.set_caption(caption)
+    if isinstance(table.index, pd.RangeIndex):  # row numbers say nothing
+        sty = sty.hide(axis="index")
     return sty.set_table_styles([{"selector": "caption", "props": "caption-side: top; text-align: left; "
                                   "font-weight: bold; padding-bottom: 4px;"},
-                                 {"selector": "td, th", "props": "padding: 2px 8px;"}])
+                                 {"selector": "td, th", "props": "padding: 2px 8px;"},
+                                 {"selector": "th", "props": "white-space: nowrap;"}])
 
 
 def _whole(column: pd.Series) -> bool:

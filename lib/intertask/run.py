@@ -40,6 +40,7 @@ from .provenance import environment
 from .resources import kernel_threads
 from .results import OUTPUT_COLUMNS
 from .study import Run, Stage, condition_rows, expand, stable_hash, study_dir
+from .values import VALUES_MIME
 
 STATUS = "status.json"
 ATTEMPTS = "attempts.jsonl"
@@ -526,8 +527,6 @@ def make_report(params: dict, outputs: str | Path = "outputs", force: bool = Fal
 def render_html(notebook: Path, html: Path, title: str | None = None) -> None:
     import nbformat
     from nbconvert import HTMLExporter
-
-    from .values import VALUES_MIME  # with nbformat: the CLI imports no IPython until it renders
 
     nb = nbformat.read(str(notebook), as_version=4)
     if title:  # the page's <title> (nbconvert's default is "Notebook")

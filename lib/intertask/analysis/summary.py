@@ -161,12 +161,16 @@ def _budget_line(stage: str, budget: dict) -> str:
 def provenance_text(prov: Provenance, study_params: dict, results: pd.DataFrame) -> str:
     """Date, commit, package versions, hardware, budgets and compute, as a Markdown list."""
     lines = ["**Provenance**", ""]
+    if not prov.stages:
+        lines.append("- No finished stage records beside these results: when and where they were computed, and "
+                     "with which code, is not known.")
     if prov.started is not None:
         lines.append(f"- Ran: {prov.started:%Y-%m-%d %H:%M} to {prov.finished:%Y-%m-%d %H:%M} (machine time), "
                      f"{prov.stages} stages.")
-    code = ", ".join(prov.commits) or "not recorded"
-    mixed = " (stages ran on different commits)" if len(prov.commits) > 1 else ""
-    lines.append(f"- Code: intertask {', '.join(prov.versions) or '?'}, git commit {code}{mixed}.")
+    if prov.stages:
+        code = ", ".join(prov.commits) or "not recorded"
+        mixed = " (stages ran on different commits)" if len(prov.commits) > 1 else ""
+        lines.append(f"- Code: intertask {', '.join(prov.versions) or 'version not recorded'}, git commit {code}{mixed}.")
     models = ", ".join(sorted(results["model"].unique()))
     note = " (4-bit dequantized multilingual-e5-small)" if "4bit" in models or "4-bit" in models else ""
     lines.append(f"- Model: `{models}`{note}.")
