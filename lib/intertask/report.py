@@ -541,8 +541,8 @@ def dev_scores(study_root: str | Path) -> pd.DataFrame:
         run = json.loads(path.read_text())
         for rel in run.get("stages", []):
             folder = root / rel
-            kind = "intermediate" if folder.name.startswith("1-") else "target" if folder.name.startswith("2-") else None
-            if kind is None:
+            kind = json.loads((folder / "params.json").read_text()).get("stage") if (folder / "params.json").exists() else None
+            if kind not in ("intermediate", "target"):  # the evaluation stage trains nothing
                 continue
             for task, score in _selected_dev(folder / "history.csv").items():
                 rows.append({"condition": run["condition"], "stage": kind, "task": task, "seed": run.get("seed"),
