@@ -470,7 +470,7 @@ def styled(table: pd.DataFrame, digits: int = 1, diverging: bool = False, captio
     if isinstance(table.index, pd.RangeIndex):  # row numbers say nothing
         sty = sty.hide(axis="index")
     return sty.set_table_styles([{"selector": "caption", "props": "caption-side: top; text-align: left; "
-                                  "font-weight: bold; padding-bottom: 4px;"},
+                                  "font-weight: bold; padding-bottom: 4px; white-space: nowrap;"},
                                  {"selector": "td, th", "props": "padding: 2px 8px;"},
                                  {"selector": "th", "props": "white-space: nowrap;"}])
 

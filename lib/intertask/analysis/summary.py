@@ -87,9 +87,10 @@ def condition_table(levels: pd.DataFrame, gains: pd.DataFrame, claims: pd.DataFr
     return out.set_index(["target", "condition"])
 
 
-def question(results: pd.DataFrame, description: str) -> str:
-    """The study's question in one sentence, from what it ran (and its own description)."""
-    conds = sorted(c for c in results["condition"].unique() if c != report.BASELINE)
+def question(results: pd.DataFrame, description: str, conditions: pd.DataFrame | None = None) -> str:
+    """The study's question in one sentence, from what it ran or plans (and its own description)."""
+    planned = conditions["condition"] if conditions is not None and not conditions.empty else results["condition"]
+    conds = sorted(c for c in set(planned) | set(results["condition"]) if c != report.BASELINE)
     targets = sorted(results["target_task"].unique())
     n_lang = results[report.zero_shot_mask(results)]["language"].nunique()
     named = ", ".join(f"`{c}`" for c in conds[:6]) + (f" and {len(conds) - 6} more" if len(conds) > 6 else "")
@@ -217,5 +218,7 @@ def summarize(results: pd.DataFrame, gains: pd.DataFrame, item_means: pd.DataFra
         claims = item_claims(item_means)
         table = condition_table(levels, gains, claims, conditions)
         verdict = verdict_text(claims, seeds)
-    return Summary(question(results, description), baseline_text(levels), table, verdict,
+    if table.empty:
+        verdict = "**Verdict.** No intermediate-task condition has results yet, so there is no gain to judge."
+    return Summary(question(results, description, conditions), baseline_text(levels), table, verdict,
                    provenance_text(prov, study_params, results))
