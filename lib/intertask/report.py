@@ -497,7 +497,9 @@ def condition_overview(conditions: pd.DataFrame | None) -> pd.DataFrame:
     if conditions is None or conditions.empty:
         return pd.DataFrame()
     table = conditions[[c for c in CONDITION_COLUMNS if c in conditions.columns]].rename(columns=CONDITION_COLUMNS)
-    table = table.replace("", pd.NA).dropna(axis=1, how="all")
+    table = table.replace("", pd.NA)
+    trained = table["condition"] != BASELINE  # a column only the baseline fills (its 0 tokens) says nothing
+    table = table[[c for c in table.columns if table.loc[trained, c].notna().any() or not trained.any()]]
     for col in ("planned tokens", "trained tokens", "trained steps"):
         if col in table.columns:
             table[col] = pd.to_numeric(table[col], errors="coerce").map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
