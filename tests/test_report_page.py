@@ -111,10 +111,11 @@ def items_frame(gain_items: int, noise: bool, n: int = 200, seed: int = 0) -> pd
 
 
 def results_of(items: pd.DataFrame) -> pd.DataFrame:
-    means = items.groupby(["condition", "language"])["score"].agg(["mean", "size"]).reset_index()
-    rows = [{"study": "s", "run": f"{r['condition']}__xnli__s1", "model": "m", "intermediate_tasks": r["condition"],
-             "seed": 1, "target_task": "xnli", "language": r["language"], "split": "test", "metric": "accuracy",
-             "value": r["mean"], "n_examples": r["size"]} for _, r in means.iterrows()]
+    means = items.groupby(["condition", "target_task", "metric", "language"])["score"].agg(["mean", "size"]).reset_index()
+    rows = [{"study": "s", "run": f"{r['condition']}__{r['target_task']}__s1", "model": "m",
+             "intermediate_tasks": r["condition"], "seed": 1, "target_task": r["target_task"], "language": r["language"],
+             "split": "test", "metric": r["metric"], "value": r["mean"], "n_examples": r["size"]}
+            for _, r in means.iterrows()]
     return report.load_results_frame(pd.DataFrame(rows, columns=RESULT_COLUMNS))
 
 
@@ -143,6 +144,15 @@ def test_noise_alone_claims_no_direction():
     assert low < 0 < high and row["verdict"] == "not told apart from 0"
     assert "no intermediate-task condition is told apart from the baseline" in s.verdict
     assert "above the baseline" not in s.verdict.split("\n")[0]
+
+
+def test_qa_summary_rows_use_the_main_metric():
+    """XQuAD items score F1 and exact match: one summary row per condition, on F1 (its main metric)."""
+    f1 = items_frame(gain_items=60, noise=False).assign(target_task="xquad", metric="f1")
+    em = items_frame(gain_items=0, noise=True, seed=1).assign(target_task="xquad", metric="exact_match")
+    s = summary_of(pd.concat([f1, em], ignore_index=True))
+    assert len(s.table) == 1 and s.table.iloc[0]["verdict"] == "above the baseline"
+    assert s.verdict.count("Item-level gain") == 2          # both statements are corrected and listed
 
 
 def test_seed_interval_needs_three_seeds():

@@ -193,7 +193,8 @@ def _error_bars(sub: pd.DataFrame, intervals: pd.DataFrame | None):
     import numpy as np
 
     if intervals is not None and not intervals.empty:
-        iv = sub.merge(intervals, on=["target_task", "condition"], how="left")
+        keys = ["target_task", "condition"] + (["metric"] if "metric" in intervals.columns else [])
+        iv = sub.merge(intervals, on=keys, how="left")  # the main metric's interval (QA also scores exact match)
         if iv["ci_low"].notna().all():
             gain = iv["gain"].to_numpy(float)
             err = np.vstack([gain - iv["ci_low"].to_numpy(float), iv["ci_high"].to_numpy(float) - gain])
@@ -477,8 +478,9 @@ def styled(table: pd.DataFrame, digits: int = 1, diverging: bool = False, captio
 
 def _whole(column: pd.Series) -> bool:
     values = column.dropna()
-    return pd.api.types.is_bool_dtype(column) is False and len(values) > 0 and bool(((values % 1) == 0).all()) and \
-        (pd.api.types.is_integer_dtype(column) or column.name in COUNT_COLUMNS)
+    if pd.api.types.is_bool_dtype(column) or values.empty or not ((values % 1) == 0).all():
+        return False
+    return pd.api.types.is_integer_dtype(column) or column.name in COUNT_COLUMNS
 
 
 SIGNED_COLUMNS = {"gain", "above chance", "estimate", "minus_phang_baseline", "minus_phang_best"}

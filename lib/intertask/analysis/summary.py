@@ -68,8 +68,9 @@ def condition_table(levels: pd.DataFrame, gains: pd.DataFrame, claims: pd.DataFr
     item = claims[claims["kind"] == "item-level gain"] if not claims.empty else pd.DataFrame()
     if not item.empty:
         item = item.assign(condition=item["subject"].str.replace(r" \(mean over \d+ languages\)$", "", regex=True))
-        table = table.merge(item[["target_task", "condition", "corr_low", "corr_high", "level", "verdict", "mde"]],
-                            on=["target_task", "condition"], how="left")
+        # the main metric's statement (QA items also give exact-match statements, listed in the verdict)
+        table = table.merge(item[["target_task", "metric", "condition", "corr_low", "corr_high", "level", "verdict",
+                                  "mde"]], on=["target_task", "metric", "condition"], how="left")
     else:
         table = table.assign(corr_low=np.nan, corr_high=np.nan, level=np.nan, verdict="no item scores", mde=np.nan)
     tasks = {}
