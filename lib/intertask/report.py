@@ -167,7 +167,8 @@ def plot_task_bars(levels: pd.DataFrame, figures_dir: str | Path, intervals: pd.
         low = y - (err[0] if err is not None else 0)
         high = y + (err[1] if err is not None else 0)
         ax.bar(range(len(sub)), y, yerr=err, capsize=3, color="#4C72B0", width=0.6)
-        ax.set_xticks(range(len(sub)), sub["condition"], rotation=30 if len(sub) > 3 else 0, ha="right" if len(sub) > 3 else "center")
+        tilt = len(sub) > 3  # long condition names side by side overlap
+        ax.set_xticks(range(len(sub)), sub["condition"], rotation=30 if tilt else 0, ha="right" if tilt else "center")
         values = [*low, *high]
         if target in base.index:
             b = float(base.loc[target, "zero_shot"])
