@@ -126,7 +126,7 @@ def plot_heatmap(g: pd.DataFrame, figures_dir: str | Path):
         return None
     targets = sorted(g["target_task"].unique())
     fig, axes = plt.subplots(len(targets), 1, figsize=(max(6, 0.6 * g["language"].nunique() + 3),
-                                                       1.2 + 0.7 * g["condition"].nunique() * len(targets)),
+                                                       (1.4 + 0.4 * g["condition"].nunique()) * len(targets)),
                              squeeze=False)
     for ax, target in zip(axes[:, 0], targets):
         sub = g[g["target_task"] == target]
