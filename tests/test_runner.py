@@ -103,7 +103,10 @@ def test_report_has_tables_and_plots(finished_study):
     _, outputs, _ = finished_study
     html = (outputs / "t1" / "report" / "report.html").read_text()
     assert "gain" in html.lower() and html.count("data:image/png;base64") >= 2
-    assert (outputs / "t1" / "report" / "figures" / "gain_heatmap.png").exists()
+    figures = outputs / "t1" / "report" / "figures"
+    # the zero-shot bars, and the gain heatmap: with item intervals (hatched) where items were scored
+    assert (figures / "task_bars.png").exists()
+    assert (figures / "item_gain_heatmap.png").exists() or (figures / "gain_heatmap.png").exists()
 
 
 def test_killed_stage_shows_as_interrupted_and_is_redone(finished_study):

@@ -122,16 +122,15 @@ def plot_heatmap(g: pd.DataFrame, figures_dir: str | Path):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    if g.empty:
-        print("no intermediate condition with a matching baseline: nothing to plot")
+    if g.empty:  # the report leaves the section out
         return None
     targets = sorted(g["target_task"].unique())
     fig, axes = plt.subplots(len(targets), 1, figsize=(max(6, 0.6 * g["language"].nunique() + 3),
-                                                       1.2 + 0.7 * g["condition"].nunique() * len(targets)),
+                                                       (1.4 + 0.4 * g["condition"].nunique()) * len(targets)),
                              squeeze=False)
     for ax, target in zip(axes[:, 0], targets):
         sub = g[g["target_task"] == target]
-        table = sub.groupby(["condition", "language"])["gain"].mean().unstack("language") * 100
+        table = sub.groupby(["condition", "language"])["gain"].mean().unstack("language")[task_languages(sub)] * 100
         bound = max(1.0, float(table.abs().max().max()))
         sns.heatmap(table, ax=ax, cmap="RdBu", center=0, vmin=-bound, vmax=bound, annot=True, fmt=".1f",
                     cbar_kws={"label": "gain (points)"})
@@ -143,21 +142,68 @@ def plot_heatmap(g: pd.DataFrame, figures_dir: str | Path):
     return fig
 
 
-def plot_task_bars(results: pd.DataFrame, figures_dir: str | Path):
-    """Average over languages per condition and target task (mean over seeds; bars show seed spread)."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
+def plot_task_bars(levels: pd.DataFrame, figures_dir: str | Path, intervals: pd.DataFrame | None = None):
+    """Zero-shot score per condition (bars) against the baseline (a dashed line, not a bar), per target task.
 
-    per_seed = results.groupby(["target_task", "metric", "condition", "seed"])["value"].mean().reset_index()
-    fig, ax = plt.subplots(figsize=(max(5, 1.5 * per_seed["condition"].nunique() + 2), 3.5))
-    sns.barplot(per_seed, x="target_task", y="value", hue="condition", ax=ax, errorbar="sd")
-    ax.set_ylabel("mean over languages")
-    ax.set_xlabel("target task")
-    ax.legend(title="intermediate", bbox_to_anchor=(1.02, 1), loc="upper left")
-    ax.set_title("Zero-shot score averaged over target languages")
+    `levels` is `zero_shot_levels(...)` (points). Error bars come from `intervals` (target_task,
+    condition, ci_low, ci_high: the gain's interval, in points) drawn around the score, so a bar whose
+    error bar crosses the baseline line is not told apart from the baseline; without intervals the
+    bars show the seed spread (SD) where there are several seeds. The axis is zoomed on the scores
+    (it does not start at 0), since differences of about one point would otherwise be invisible.
+    """
+    import matplotlib.pyplot as plt
+
+    others = levels[levels["condition"] != BASELINE]
+    base = levels[levels["condition"] == BASELINE].set_index("target_task")
+    targets = sorted(others["target_task"].unique())
+    if not targets:
+        return None
+    n = others.groupby("target_task")["condition"].nunique().max()
+    fig, axes = plt.subplots(1, len(targets), squeeze=False, figsize=(max(4.5, 0.55 * n + 2.5) * len(targets), 3.8))
+    for ax, target in zip(axes[0], targets):
+        sub = others[others["target_task"] == target].reset_index(drop=True)
+        y = sub["zero_shot"].to_numpy(float)
+        err, how = _error_bars(sub, intervals)
+        low = y - (err[0] if err is not None else 0)
+        high = y + (err[1] if err is not None else 0)
+        ax.bar(range(len(sub)), y, yerr=err, capsize=3, color="#4C72B0", width=0.6)
+        tilt = len(sub) > 3  # long condition names side by side overlap
+        ax.set_xticks(range(len(sub)), sub["condition"], rotation=30 if tilt else 0, ha="right" if tilt else "center")
+        values = [*low, *high]
+        if target in base.index:
+            b = float(base.loc[target, "zero_shot"])
+            ax.axhline(b, color="black", ls="--", lw=1.4, label=f"baseline ({BASELINE})")
+            # named beside the axis, where no bar can hide it
+            ax.annotate(f"baseline\n({BASELINE})\n{b:.1f}", xy=(1, b), xycoords=("axes fraction", "data"),
+                        xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+            values.append(b)
+        lo, hi = min(values), max(values)
+        pad = max(0.5, 0.15 * (hi - lo))
+        ax.set_ylim(max(0.0, lo - pad), min(100.0, hi + pad))
+        metric = sub["metric"].iloc[0]
+        ax.set_ylabel(f"zero-shot {metric} (points)\naxis starts at {ax.get_ylim()[0]:.1f}", fontsize=9)
+        ax.set_title(f"{target}: mean over {int(sub['n_languages'].iloc[0])} zero-shot languages", fontsize=10)
+        ax.set_xlabel(how, fontsize=8)
     fig.tight_layout()
     save_figure(fig, figures_dir, "task_bars.png")
     return fig
+
+
+def _error_bars(sub: pd.DataFrame, intervals: pd.DataFrame | None):
+    """(yerr, caption) for `plot_task_bars`: the gain's interval around the score, else the seed SD."""
+    import numpy as np
+
+    if intervals is not None and not intervals.empty:
+        keys = ["target_task", "condition"] + (["metric"] if "metric" in intervals.columns else [])
+        iv = sub.merge(intervals, on=keys, how="left")  # the main metric's interval (QA also scores exact match)
+        if iv["ci_low"].notna().all():
+            gain = iv["gain"].to_numpy(float)
+            err = np.vstack([gain - iv["ci_low"].to_numpy(float), iv["ci_high"].to_numpy(float) - gain])
+            return err, "error bars: the gain's 95% interval, drawn around the score"
+    if (sub["seeds"] > 1).all():
+        sd = sub["seed_sd"].to_numpy(float)
+        return np.vstack([sd, sd]), "error bars: SD over seeds"
+    return None, "one seed, no item scores: no error bars"
 
 
 def summary_text(results: pd.DataFrame, g: pd.DataFrame) -> str:
@@ -337,3 +383,184 @@ def load_conditions(path: str | Path) -> pd.DataFrame | None:
     """The study's condition metadata (arm, k, draw, languages, families), if the runner wrote it."""
     path = Path(path)
     return pd.read_csv(path, keep_default_na=False) if path.exists() else None
+
+
+# ---------------------------------------------------------------------------------------------
+# answer first: levels in points, per-task tables without other tasks' languages, styled tables
+
+POINTS = 100.0      # results are fractions in [0, 1]; reports show points
+WIDE_MAX = 16       # languages as columns up to this many (XNLI's 15 fit); a long table beyond (Tatoeba's 36)
+
+
+def task_languages(frame: pd.DataFrame) -> list[str]:
+    """The languages a frame holds for one target task, in the registry's order (training language first)."""
+    present = list(dict.fromkeys(frame["language"]))
+    target = frame["target_task"].iloc[0] if len(frame) else ""
+    task = REGISTRY.get(target)
+    if task is None:
+        return sorted(present)
+    order = [task.train_language, *task.languages]
+    known = [lg for lg in dict.fromkeys(order) if lg in present]
+    return known + sorted(set(present) - set(known))
+
+
+def zero_shot_mask(frame: pd.DataFrame) -> pd.Series:
+    """True for rows whose language is not their target task's training language (en)."""
+    return frame["language"] != frame["target_task"].map(lambda t: getattr(REGISTRY.get(t), "train_language", "en"))
+
+
+def zero_shot_levels(results: pd.DataFrame) -> pd.DataFrame:
+    """Per target task and condition, on the main metric, in points: the mean over the zero-shot
+    languages (mean over seeds), its SD over seeds, and the training-language (en) score."""
+    main = main_metric(results)
+    zs = main[zero_shot_mask(main)]
+    src = main[~zero_shot_mask(main)]
+    per_seed = zs.groupby(["target_task", "metric", "condition", "seed"])["value"].mean().reset_index()
+    levels = per_seed.groupby(["target_task", "metric", "condition"]).agg(
+        zero_shot=("value", "mean"), seed_sd=("value", "std"), seeds=("seed", "nunique")).reset_index()
+    levels["n_languages"] = levels.apply(
+        lambda r: zs[(zs["target_task"] == r["target_task"]) & (zs["condition"] == r["condition"])]["language"].nunique(),
+        axis=1)
+    source = src.groupby(["target_task", "condition"])["value"].mean().rename("source").reset_index()
+    levels = levels.merge(source, on=["target_task", "condition"], how="left")
+    for col in ("zero_shot", "seed_sd", "source"):
+        levels[col] = POINTS * levels[col]
+    return levels
+
+
+def per_task_tables(frame: pd.DataFrame, value: str, wide_max: int = WIDE_MAX) -> dict[str, pd.DataFrame]:
+    """One table per target task (main metric, mean over seeds, points), with only its own languages.
+
+    Up to `wide_max` languages: rows are conditions, columns languages plus the zero-shot mean. Beyond:
+    rows are languages and columns conditions (few conditions), or one row per condition and
+    language (many), so no table is a wall of empty cells.
+    """
+    tables = {}
+    for target, sub in frame.groupby("target_task"):
+        langs = task_languages(sub)
+        mean = sub.groupby(["condition", "language"])[value].mean() * POINTS
+        wide = mean.unstack("language").reindex(columns=langs)
+        zs = [lg for lg in langs if lg != getattr(REGISTRY.get(target), "train_language", "en")]
+        wide["zero-shot mean"] = wide[zs].mean(axis=1)
+        order = [BASELINE] + sorted(c for c in wide.index if c != BASELINE)
+        wide = wide.reindex([c for c in order if c in wide.index])
+        wide.index.name = "condition"
+        if len(langs) <= wide_max:
+            tables[target] = wide
+        elif len(wide) <= 12:
+            tables[target] = wide.T.rename_axis("language")
+        else:
+            tables[target] = mean.rename(value).reset_index().set_index(["condition", "language"])
+    return tables
+
+
+def styled(table: pd.DataFrame, digits: int = 1, diverging: bool = False, caption: str = ""):
+    """A pandas Styler in points: fixed decimals, no 'nan' cells, gains coloured around 0."""
+    numeric = table.select_dtypes("number").columns
+    counts = [c for c in numeric if _whole(table[c])]  # counts (k, seeds, items) print without decimals
+    # differences carry their sign (a gain table is all differences)
+    signed = [c for c in numeric if c not in counts and (diverging or c in SIGNED_COLUMNS)]
+    plain = [c for c in numeric if c not in counts and c not in signed]
+    sty = table.style.format("{:." + str(digits) + "f}", subset=plain, na_rep="–")
+    sty = sty.format("{:+." + str(digits) + "f}", subset=signed, na_rep="–")
+    sty = sty.format("{:,.0f}", subset=counts, na_rep="–")
+    if diverging and len(numeric) and table[numeric].notna().any().any():
+        bound = max(1.0, float(table[numeric].abs().max().max()))
+        sty = sty.background_gradient(cmap="RdBu", vmin=-bound, vmax=bound, subset=list(numeric))
+    if caption:
+        sty = sty.set_caption(caption)
+    if isinstance(table.index, pd.RangeIndex):  # row numbers say nothing
+        sty = sty.hide(axis="index")
+    return sty.set_table_styles([{"selector": "caption", "props": "caption-side: top; text-align: left; "
+                                  "font-weight: bold; padding-bottom: 4px; white-space: nowrap;"},
+                                 {"selector": "td, th", "props": "padding: 2px 8px;"},
+                                 {"selector": "th", "props": "white-space: nowrap;"}])
+
+
+def _whole(column: pd.Series) -> bool:
+    values = column.dropna()
+    if pd.api.types.is_bool_dtype(column) or values.empty or not ((values % 1) == 0).all():
+        return False
+    return pd.api.types.is_integer_dtype(column) or column.name in COUNT_COLUMNS
+
+
+SIGNED_COLUMNS = {"gain", "above chance", "estimate", "minus_phang_baseline", "minus_phang_best"}
+COUNT_COLUMNS = {"k", "seeds", "languages", "scored", "not scored (overlap)", "draws", "n_draws", "n_seeds", "n_items",
+                 "n_languages", "n_clusters", "n_a", "n_b", "planned tokens", "trained tokens", "trained steps"}
+
+CONDITION_COLUMNS = {"condition": "condition", "arm": "arm", "k": "k", "tasks": "tasks", "task_languages": "languages",
+                     "task_families": "families", "task_formats": "formats", "budget": "budget",
+                     "planned_tokens": "planned tokens", "trained_tokens": "trained tokens",
+                     "trained_steps": "trained steps"}
+
+
+def condition_overview(conditions: pd.DataFrame | None) -> pd.DataFrame:
+    """What each condition trained on (from the runner's conditions.csv): tasks, languages, formats, tokens.
+    Columns with nothing recorded are left out."""
+    if conditions is None or conditions.empty:
+        return pd.DataFrame()
+    table = conditions[[c for c in CONDITION_COLUMNS if c in conditions.columns]].rename(columns=CONDITION_COLUMNS)
+    table = table.replace("", pd.NA)
+    trained = table["condition"] != BASELINE  # a column only the baseline fills (its 0 tokens) says nothing
+    table = table[[c for c in table.columns if table.loc[trained, c].notna().any() or not trained.any()]]
+    for col in ("planned tokens", "trained tokens", "trained steps"):
+        if col in table.columns:
+            table[col] = pd.to_numeric(table[col], errors="coerce").map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    return table.set_index("condition").fillna("")
+
+
+def chance_level(task_name: str) -> float | None:
+    """The score (fraction) of guessing uniformly: 1/labels (classification), 1/choices (multiple
+    choice); None for formats without one (span QA, tagging, retrieval)."""
+    task = REGISTRY.get(task_name)
+    if task is None or task.metric != "accuracy":
+        return None
+    if task.format == "classification" and task.labels:
+        return 1.0 / len(task.labels)
+    if task.format == "multiple_choice" and task.num_choices:
+        return 1.0 / task.num_choices
+    return None
+
+
+def _selected_dev(history: Path) -> dict[str, float]:
+    """dev_<task> scores of the checkpoint a stage kept (its `selected` row, else its last)."""
+    if not history.exists():
+        return {}
+    h = pd.read_csv(history)
+    if h.empty:
+        return {}
+    row = h[h["selected"].astype(str).str.lower() == "true"].iloc[-1] if "selected" in h.columns and \
+        h["selected"].astype(str).str.lower().eq("true").any() else h.iloc[-1]
+    return {c[4:]: float(row[c]) for c in h.columns if c.startswith("dev_") and c != "dev_score" and pd.notna(row[c])}
+
+
+def dev_scores(study_root: str | Path) -> pd.DataFrame:
+    """Each stage's own dev score at the kept checkpoint, in points, against chance: every intermediate
+    task of every condition and the English target dev set. One row per (condition, stage, task),
+    mean over seeds."""
+    import json
+
+    rows = []
+    root = Path(study_root)
+    for path in sorted(root.glob("runs/*.json")):
+        run = json.loads(path.read_text())
+        for rel in run.get("stages", []):
+            folder = root / rel
+            kind = json.loads((folder / "params.json").read_text()).get("stage") if (folder / "params.json").exists() else None
+            if kind not in ("intermediate", "target"):  # the evaluation stage trains nothing
+                continue
+            for task, score in _selected_dev(folder / "history.csv").items():
+                rows.append({"condition": run["condition"], "stage": kind, "task": task, "seed": run.get("seed"),
+                             "dev": POINTS * score})
+    cols = ["condition", "stage", "task", "dev", "chance", "above chance", "seeds"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(rows).drop_duplicates(["condition", "stage", "task", "seed"])
+    table = df.groupby(["stage", "condition", "task"]).agg(dev=("dev", "mean"), seeds=("seed", "nunique")).reset_index()
+    chance = table["task"].map(chance_level)
+    table["chance"] = chance.map(lambda c: POINTS * c if c is not None else float("nan"))
+    table["above chance"] = table["dev"] - table["chance"]
+    # an intermediate stage is shared by every target of a condition: one row per condition and task
+    table = table.drop_duplicates(["stage", "condition", "task"])
+    table["stage"] = pd.Categorical(table["stage"], ["intermediate", "target"])
+    return table.sort_values(["stage", "condition", "task"])[cols].set_index(["stage", "condition", "task"])

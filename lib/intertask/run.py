@@ -38,9 +38,11 @@ from .integrity import build_manifest, check_manifest, manifest_digest
 from .jobs import job_labels, run_job_label
 from .kernels import TiedKernelManager
 from .progress import ENV_STATUS, read_progress
+from .provenance import environment
 from .resources import kernel_threads
 from .results import OUTPUT_COLUMNS
 from .study import Run, Stage, condition_rows, expand, stable_hash, study_dir
+from .values import VALUES_MIME
 
 STATUS = "status.json"
 ATTEMPTS = "attempts.jsonl"
@@ -217,7 +219,7 @@ def _execute_claimed(stage: Stage, folder: Path, data_dir: str | None, bar: Any,
 
     params = injected_parameters(stage, data_dir)
     _write_json(folder / "params.json", {"stage": stage.kind, "hash": stage.hash, "parameters": params,
-                                         "code": code_version()})
+                                         "code": code_version(), "environment": environment()})
     inputs = _input_digests(stage, folder)
     started = time.time()
     who = {"pid": os.getpid(), "host": socket.gethostname(), "job": job_id(),
@@ -576,16 +578,20 @@ def make_report(params: dict, outputs: str | Path = "outputs", force: bool = Fal
                                     "study": params["study"],
                                     "description": params.get("description", ""), "figures_dir": "figures"},
                         cwd=str(folder), progress_bar=False, kernel_manager_class=TiedKernelManager)
-    render_html(nb_out, html)
+    render_html(nb_out, html, title=f"{params['study']}: intertask study report")
     _write_json(marker, {"status": "done", "key": key})
     return html
 
 
-def render_html(notebook: Path, html: Path) -> None:
+def render_html(notebook: Path, html: Path, title: str | None = None) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook), as_version=4)
+    if title:  # the page's <title> (nbconvert's default is "Notebook")
+        nb.metadata["title"] = title
+    for cell in nb.cells:  # recorded values are for nbval, not for readers
+        cell["outputs"] = [o for o in cell.get("outputs", []) if VALUES_MIME not in o.get("data", {})]
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
     html.write_text(body, encoding="utf-8")

@@ -7,7 +7,7 @@ arithmetic), `curves` (gain vs k, slopes, arm differences, hierarchical bootstra
 differ; statsmodels MixedLM cross-check), `control` (arms against the equal-compute control), `items`
 (paired item bootstrap over verifiably done evaluations), `claims` (Holm-corrected statements, the
 conclusion), `power`, `plots`, `reference` (Phang et al. 2020), `simulate` (synthetic studies with
-known truth), `scaling` (all of it for 04_report). Outputs are in points. No torch here.
+known truth), `scaling` (all of it for 04_report), `summary` (the block that opens 04_report). Outputs are in points. No torch here.
 """
 
 from .claims import conclusion, correct, item_conclusion, statements
@@ -21,6 +21,7 @@ from .power import (Components, design_from_tables, design_power, draws_needed, 
 from .reference import PHANG_TASK_NAMES, compare_with_phang, phang2020_reference
 from .regression import REGRESSION_TERMS, FormatComposition, format_composition, mixed_model, regression
 from .scaling import ScalingReport, is_scaling_design, mark_formats, scaling_report
+from .summary import Summary, summarize
 
 __all__ = [
     "scaling_frame", "unit_table", "condition_table", "source_language_table", "bootstrap_ci", "gain_curve",
@@ -31,4 +32,5 @@ __all__ = [
     "draws_needed", "estimate_components", "pilot_components", "power_text", "phang2020_reference",
     "compare_with_phang", "PHANG_TASK_NAMES", "ScalingReport", "is_scaling_design", "scaling_report",
     "control_contrast", "control_sentences", "format_composition", "FormatComposition", "mark_formats",
+    "Summary", "summarize",
 ]
