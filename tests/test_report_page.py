@@ -8,6 +8,7 @@ DataFrame, a NaN cell or an empty section. The summary's statistics are checked 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 
 from intertask import analysis, report
+from intertask.integrity import build_manifest, manifest_digest
 from intertask.provenance import environment, study_provenance
 from intertask.results import RESULT_COLUMNS
 from intertask.run import make_report
@@ -33,6 +35,12 @@ def _flip_copa_items(study: Path) -> None:
     items = pd.read_csv(stage / "items.csv", dtype={"item": str})
     items.loc[items.groupby("language").cumcount() < 12, "score"] = 1.0
     items.to_csv(stage / "items.csv", index=False)
+    # re-seal the edited record as the runner would, so it is a verifiably done evaluation again
+    # (the report reads item scores only from such stages)
+    record = json.loads((stage / "status.json").read_text())
+    record["outputs"] = build_manifest(stage)
+    record["digest"] = manifest_digest(record["outputs"])
+    (stage / "status.json").write_text(json.dumps(record, indent=2))
     results = pd.read_csv(study / "results.csv", keep_default_na=False)
     means = items.groupby("language")["score"].mean()
     copa = results["condition"] == "copa"
