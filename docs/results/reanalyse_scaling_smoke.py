@@ -7,6 +7,9 @@ was scored on 100 items per language with one seed, so every accuracy is a multi
 table's values are the exact results; the condition metadata is re-expanded from
 params/scaling_smoke.yaml (seeded, so identical to the run's conditions.csv). No per-item scores
 were recorded then, so the re-rendered report has no item-level intervals.
+Do not re-run it since the issue-7 design (stratified, nested draws, control): params/scaling_smoke.yaml
+and the design generator now expand other conditions than that run had, so the tasks would be mislabelled.
+Its output, scaling_smoke_results.csv (tasks per run recorded), is what to re-analyse from now on.
 Writes scaling_smoke_results.csv, scaling_smoke.html and scaling_smoke_gain_vs_k.png here.
 """
 
