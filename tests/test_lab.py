@@ -44,8 +44,9 @@ def test_the_normaliser_fixes_a_drifted_notebook(tmp_path):
 def test_make_lab_installs_the_extra_and_sets_the_data_folder():
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    env = {k: v for k, v in os.environ.items() if k != "INTERTASK_DATA"}
-    plan = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, env=env).stdout
+    # under `make test` the parent make's MAKEFLAGS/MAKELEVEL would add "Entering directory" lines
+    env = {k: v for k, v in os.environ.items() if k not in ("INTERTASK_DATA", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    plan = subprocess.run(["make", "--no-print-directory", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, env=env).stdout
     assert '-e ".[lab]"' in plan and plan.strip().endswith("jupyter lab notebooks/")
     shown = subprocess.run(["make", "-s", "--eval", "show-data: ; @echo $$INTERTASK_DATA", "show-data"], cwd=ROOT,
                            capture_output=True, text=True, env=env).stdout.strip()
