@@ -22,8 +22,11 @@ $(VENV)/.installed: pyproject.toml
 smoke: setup
 	$(BIN)/intertask run params/smoke.yaml
 
+# tests run in TEST_WORKERS processes (pytest-xdist; most hold one torch thread), a file per worker so a
+# notebook's cells share one kernel; TEST_WORKERS=0 runs them in this process. The slowest are listed at the end.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest tests notebooks -p intertask.nbval_values --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 tests notebooks -p intertask.nbval_values --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 status: setup
 	$(BIN)/intertask status params/smoke.yaml

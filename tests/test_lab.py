@@ -71,19 +71,29 @@ def test_without_intertask_data_a_notebook_finds_shared_data_or_stops_at_once(tm
     assert open_data(data_source="hub").data_dir is None  # asked for the hub: no local folder needed
 
 
-def test_kernels_start_over_ipc_without_the_tcp_warning(tmp_path):
+def test_kernels_start_over_ipc_without_the_tcp_warning_and_stop_without_an_interrupt(tmp_path):
+    """No TCP warning at start; at the end no SIGINT, which the idle kernel logged as an ERROR line."""
     script = tmp_path / "run.py"
     script.write_text(f"""
+import signal
 import nbformat, papermill as pm
 from intertask.kernels import TiedKernelManager
+sent = []
+signal_kernel = TiedKernelManager._async_signal_kernel
+async def spy(self, signum):
+    sent.append(signum)
+    await signal_kernel(self, signum)
+TiedKernelManager._async_signal_kernel = spy
 nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
 nb.metadata["kernelspec"] = {{"name": "python3", "language": "python", "display_name": "Python 3"}}
 nbformat.write(nb, "in.ipynb")
 out = pm.execute_notebook("in.ipynb", "out.ipynb", progress_bar=False, kernel_manager_class=TiedKernelManager)
+print("signals", [signal.Signals(s).name for s in sent])
 print("transport", TiedKernelManager().transport, out.cells[0].outputs[0].text.strip())
 """)
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-3:] == ["transport", "ipc", "42"]
     assert "without encryption" not in done.stderr, done.stderr[-2000:]
+    assert "signals []" in done.stdout and "KeyboardInterrupt" not in done.stderr, done.stdout + done.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ipynb", "out.ipynb", "run.py"]  # no socket files here

@@ -46,6 +46,15 @@ class TiedKernelManager(AsyncKernelManager):
             kw.setdefault("ip", os.path.join(runtime, f"intertask-{uuid.uuid4().hex[:12]}-ipc"))
         super().__init__(**kw)
 
+    async def _async_interrupt_kernel(self) -> None:
+        # jupyter_client sends SIGINT before every shutdown request. A finished stage's kernel is idle, so
+        # the interrupt stops nothing, and ipykernel logs it as "ERROR | KeyboardInterrupt caught in kernel"
+        # in the runner's terminal. The shutdown request alone ends an idle kernel; interrupts asked for
+        # at any other time (a cell's timeout) still go through.
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         if sys.platform.startswith("linux"):
             parent = os.getpid()
