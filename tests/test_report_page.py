@@ -145,6 +145,15 @@ def test_a_clear_gain_is_claimed_with_its_corrected_interval():
     assert "with 1 seed, the spread between training runs is not in them" in s.verdict
 
 
+def test_a_scaling_verdict_says_its_item_level_claims_are_about_single_runs():
+    """With one seed an item bootstrap holds both trained models fixed: a gain it carries is this run's."""
+    _, means = analysis.item_gains(items_frame(gain_items=60, noise=False))
+    text = analysis.summary.scaling_verdict(analysis.summary.item_claims(means))
+    assert "1 of 1 testable statements claim a direction after Holm's correction (1 of them item-level" in text
+    assert "this run is above the baseline's run on these test items" in text
+    assert text.endswith(analysis.summary.ITEM_LEVEL_CAVEAT)
+
+
 def test_noise_alone_claims_no_direction():
     s = summary_of(items_frame(gain_items=0, noise=True))
     row = s.table.loc[("xnli", "anli")]
