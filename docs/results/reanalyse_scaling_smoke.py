@@ -2,15 +2,15 @@
 
     python docs/results/reanalyse_scaling_smoke.py
 
-Data: the first report's own "Score per language" table (scaling_smoke_first_analysis.html). XNLI
+Data: the first report's own "Score per language" table (scaling_smoke_unstratified_first_analysis.html). XNLI
 was scored on 100 items per language with one seed, so every accuracy is a multiple of 0.01 and the
 table's values are the exact results; the condition metadata is re-expanded from
 params/scaling_smoke.yaml (seeded, so identical to the run's conditions.csv). No per-item scores
 were recorded then, so the re-rendered report has no item-level intervals.
 Do not re-run it since the issue-7 design (stratified, nested draws, control): params/scaling_smoke.yaml
 and the design generator now expand other conditions than that run had, so the tasks would be mislabelled.
-Its output, scaling_smoke_results.csv (tasks per run recorded), is what to re-analyse from now on.
-Writes scaling_smoke_results.csv, scaling_smoke.html and scaling_smoke_gain_vs_k.png here.
+Its output, scaling_smoke_unstratified_results.csv (tasks per run recorded), is what to re-analyse from now on.
+Writes scaling_smoke_unstratified_results.csv, scaling_smoke_unstratified.html and scaling_smoke_unstratified_gain_vs_k.png here.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from intertask.study import condition_rows, load_params
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-SOURCE = HERE / "scaling_smoke_first_analysis.html"
+SOURCE = HERE / "scaling_smoke_unstratified_first_analysis.html"
 
 
 def score_table(report_html: str) -> pd.DataFrame:
@@ -68,16 +68,16 @@ def main() -> int:
     table = score_table(SOURCE.read_text(encoding="utf-8"))
     assert (table * 100).sub((table * 100).round()).abs().max().max() < 1e-9, "scores are not multiples of 0.01"
     results = results_frame(table, params)
-    results.to_csv(HERE / "scaling_smoke_results.csv", index=False)
+    results.to_csv(HERE / "scaling_smoke_unstratified_results.csv", index=False)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / params["study"]
         root.mkdir()
         results.to_csv(root / "results.csv", index=False)
         pd.DataFrame(condition_rows(params)).to_csv(root / "conditions.csv", index=False)
         report = make_report(params, tmp, force=True)
-        shutil.copy(report, HERE / "scaling_smoke.html")
-        shutil.copy(root / "report" / "figures" / "gain_vs_k.png", HERE / "scaling_smoke_gain_vs_k.png")
-    print(f"{len(results)} result rows; wrote {HERE / 'scaling_smoke.html'}")
+        shutil.copy(report, HERE / "scaling_smoke_unstratified.html")
+        shutil.copy(root / "report" / "figures" / "gain_vs_k.png", HERE / "scaling_smoke_unstratified_gain_vs_k.png")
+    print(f"{len(results)} result rows; wrote {HERE / 'scaling_smoke_unstratified.html'}")
     return 0
 
 
