@@ -22,11 +22,14 @@ $(VENV)/.installed: pyproject.toml
 smoke: setup
 	$(BIN)/intertask run params/smoke.yaml
 
-# tests run in TEST_WORKERS processes (pytest-xdist; most hold one torch thread), a file per worker so a
-# notebook's cells share one kernel; TEST_WORKERS=0 runs them in this process. The slowest are listed at the end.
+# tests/ runs in TEST_WORKERS processes (pytest-xdist; most tests hold one torch thread), a file per worker;
+# TEST_WORKERS=0 runs it in this process. The 15 slowest tests are listed. notebooks/ runs after it, in one
+# process: with their defaults, 01 -> 02 -> 03 -> 04 hand their outputs on, so they must run in order.
 TEST_WORKERS ?= 2
+NBVAL := -p intertask.nbval_values --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 tests notebooks -p intertask.nbval_values --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 tests $(NBVAL)
+	$(BIN)/python -m pytest notebooks $(NBVAL)
 
 status: setup
 	$(BIN)/intertask status params/smoke.yaml
