@@ -150,7 +150,7 @@ def test_a_scaling_verdict_says_its_item_level_claims_are_about_single_runs():
     _, means = analysis.item_gains(items_frame(gain_items=60, noise=False))
     text = analysis.summary.scaling_verdict(analysis.summary.item_claims(means))
     assert "1 of 1 testable statements claim a direction after Holm's correction (1 of them item-level" in text
-    assert "this run is above the baseline's run on these test items" in text
+    assert "the condition's runs are above the baseline's on these test items" in text
     assert text.endswith(analysis.summary.ITEM_LEVEL_CAVEAT)
 
 

@@ -136,8 +136,8 @@ _VERBS = {"slope": ("rises with k", "falls with k"), "gain": ("is above the base
           "over control": ("the intermediate tasks add to what extra training gives",
                            "the intermediate tasks do worse than extra training"),
           # an item bootstrap holds the trained models fixed: the claim is about these runs, not the condition
-          "item-level gain": ("this run is above the baseline's run on these test items",
-                              "this run is below the baseline's run on these test items")}
+          "item-level gain": ("the condition's runs are above the baseline's on these test items",
+                              "the condition's runs are below the baseline's on these test items")}
 
 
 def sentence(s: pd.Series) -> str:

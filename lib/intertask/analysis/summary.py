@@ -133,9 +133,9 @@ def verdict_text(claims: pd.DataFrame, seeds: int) -> str:
     return "\n".join(lines) + "\n\n" + caveat
 
 
-ITEM_LEVEL_CAVEAT = ("Item-level statements compare one training run with the baseline's run on the test-item "
-                     "sample: the spread between training runs (seeds) and between task draws is not in their "
-                     "intervals, so they say nothing about a condition beyond these runs.")
+ITEM_LEVEL_CAVEAT = ("Item-level statements compare a condition's training runs with the baseline's on the "
+                     "test-item sample: the spread between training runs (seeds) and between task draws is not "
+                     "in their intervals, so they say nothing about a condition beyond these runs.")
 
 
 def scaling_verdict(claims: pd.DataFrame) -> str:
@@ -145,7 +145,7 @@ def scaling_verdict(claims: pd.DataFrame) -> str:
     runs_only = int((decided["kind"] == "item-level gain").sum())
     head = (f"**Verdict.** {len(decided)} of {int(claims['n_statements'].max()) if len(claims) else 0} testable "
             f"statements claim a direction after Holm's correction"
-            + (f" ({runs_only} of them item-level: about single training runs, not conditions)" if runs_only else "")
+            + (f" ({runs_only} of them item-level: about these training runs, not the conditions)" if runs_only else "")
             + f"; {refused} are not identified (fewer than {MIN_CLUSTERS} task draws).")
     text = head + "\n\n" + "\n".join(sentence(s) for _, s in claims.iterrows())
     return text + ("\n\n" + ITEM_LEVEL_CAVEAT if (claims["kind"] == "item-level gain").any() else "")
