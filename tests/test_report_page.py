@@ -21,7 +21,7 @@ from intertask import analysis, report
 from intertask.integrity import build_manifest, manifest_digest
 from intertask.provenance import environment, study_provenance
 from intertask.results import RESULT_COLUMNS
-from intertask.run import make_report
+from intertask.run import make_report, report_key
 from intertask.study import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,6 +134,17 @@ def summary_of(items: pd.DataFrame):
     conditions = pd.DataFrame({"condition": ["none", "anli"], "tasks": ["none", "anli"]})
     return analysis.summarize(results, gains, means, conditions, None, study_provenance("/nonexistent"),
                               {"budgets": {"target": {"epochs": 3}}, "seeds": [1]})
+
+
+def test_the_report_is_rendered_again_when_the_code_that_analyses_it_changes(tmp_path):
+    """The cache key of a rendered report covers the package's sources, not only the study's results."""
+    package = tmp_path / "intertask"
+    shutil.copytree(ROOT / "lib" / "intertask", package, ignore=shutil.ignore_patterns("__pycache__"))
+    key = report_key(TINY, package)
+    assert report_key(TINY, package) == key  # nothing changed: the rendered report is reused
+    summary = package / "analysis" / "summary.py"
+    summary.write_text(summary.read_text().replace("not told apart from 0", "not distinguished from 0"))
+    assert report_key(TINY, package) != key
 
 
 def test_a_clear_gain_is_claimed_with_its_corrected_interval():

@@ -548,13 +548,20 @@ def status_table(params: dict, outputs: str | Path = "outputs", full: bool = Fal
 # the report
 
 
-def report_key(root: Path) -> str:
+def code_digest(package: Path = Path(__file__).resolve().parent) -> str:
+    """A digest of the package's Python sources: the analysis a report shows is code as much as data."""
+    return stable_hash({str(f.relative_to(package)): f.read_bytes().hex() for f in sorted(package.rglob("*.py"))}, 16)
+
+
+def report_key(root: Path, package: Path = Path(__file__).resolve().parent) -> str:
+    """What a rendered report depends on: the results, the conditions, the notebook and the code that
+    analyses them (an upgraded intertask re-renders an old study's report)."""
     results = root / "results.csv"
     nb = notebooks_dir() / "04_report.ipynb"
     conditions = root / "conditions.csv"
     return stable_hash({"results": results.read_bytes().hex() if results.exists() else None,
                         "conditions": conditions.read_bytes().hex() if conditions.exists() else None,
-                        "notebook": nb.read_bytes().hex()}, 16)
+                        "notebook": nb.read_bytes().hex(), "code": code_digest(package)}, 16)
 
 
 def make_report(params: dict, outputs: str | Path = "outputs", force: bool = False) -> Path:
