@@ -6,12 +6,16 @@ setup runs in its own process, so its peak memory is its own:
 
 - `hf`: `Trainer` as the example scripts use it (`run_xnli.py` defaults): every input padded to
   `max_length`, all weights trained, fp32;
+- `hf-bf16`: the same with `bf16=True` (autocast in training and prediction), the baseline for
+  intertask's bf16 setups at the same precision;
 - `matched`: intertask with all weights trained, fp32 (only the batching differs from `hf`);
+- `matched-auto`: the same with `mixed_precision: auto` (bf16 where the hardware has it);
 - `defaults-fp32`: intertask's defaults (frozen embeddings) in fp32;
-- `defaults`: intertask's defaults, with `mixed_precision: auto` (bf16 where the hardware has it).
+- `defaults`: intertask's defaults, with `mixed_precision: auto`.
 
 Printed per setup: train and eval examples/s, the fraction of real (non-pad) tokens in the batches,
-peak memory (max RSS; on GPU the allocator's peak), accuracy, and the ratios to `hf`.
+peak memory (max RSS; on GPU the allocator's peak), accuracy, the ratios to `hf`, and for bf16
+setups the ratios to `hf-bf16` (the same precision).
 
     python benchmarks/throughput.py --train 384 --eval 256 --langs de
 """
@@ -29,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SETUPS = ("hf", "matched", "defaults-fp32", "defaults")
+SETUPS = ("hf", "hf-bf16", "matched", "matched-auto", "defaults-fp32", "defaults")
 
 
 def _data(args: argparse.Namespace) -> tuple[list[dict], dict[str, list[dict]]]:
@@ -50,7 +54,7 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def run_hf(args: argparse.Namespace) -> dict:
+def run_hf(args: argparse.Namespace, bf16: bool = False) -> dict:
     """The example-script way: AutoModelForSequenceClassification, padding to max_length, Trainer."""
     import numpy as np
     import torch
@@ -74,7 +78,7 @@ def run_hf(args: argparse.Namespace) -> dict:
                                   per_device_eval_batch_size=args.eval_batch_size, learning_rate=args.lr,
                                   num_train_epochs=args.epochs, seed=args.seed, report_to="none",
                                   save_strategy="no", logging_strategy="no", disable_tqdm=True,
-                                  use_cpu=not torch.cuda.is_available())
+                                  use_cpu=not torch.cuda.is_available(), bf16=bf16)
         trainer = Trainer(model=model, args=targs, train_dataset=train_ds)
         start = time.perf_counter()
         trainer.train()
@@ -94,7 +98,7 @@ def run_hf(args: argparse.Namespace) -> dict:
     train_real = sum(sum(d["attention_mask"]) for d in train_ds) / (len(train_ds) * args.max_length)
     return {"train_ex_s": len(train_ds) * args.epochs / train_s, "eval_ex_s": n / eval_s,
             "train_real": train_real, "eval_real": real / padded, "accuracy": correct / n,
-            "peak_mb": _peak_memory_mb(), "precision": "fp32", "trained_params": _trained(model)}
+            "peak_mb": _peak_memory_mb(), "precision": "bf16" if bf16 else "fp32", "trained_params": _trained(model)}
 
 
 def _trained(model) -> int:
@@ -117,9 +121,9 @@ def run_intertask(args: argparse.Namespace, setup: str) -> dict:
 
     task = get_task("xnli")
     train_ex, evals = _data(args)
-    model, tok = build_model(args.model, ["xnli"], freeze_embeddings=setup != "matched", seed=args.seed)
+    model, tok = build_model(args.model, ["xnli"], freeze_embeddings=not setup.startswith("matched"), seed=args.seed)
     feats = featurize(task, train_ex, tok, args.max_length)
-    precision = "auto" if setup == "defaults" else "no"
+    precision = "no" if setup in ("matched", "defaults-fp32") else "auto"
     cfg = TrainConfig(epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size, warmup_ratio=0.0,
                       weight_decay=0.0, patience=None, seed=args.seed, mixed_precision=precision)
     batches = [b for r in schedule({"xnli": feats}, cfg, random.Random(args.seed)) for _, b in r]
@@ -156,19 +160,24 @@ def _cuda() -> bool:
 
 
 LABELS = {"hf": "HF Trainer, example-script defaults (pad to max_length, all weights trained)",
+          "hf-bf16": "HF Trainer, the same with bf16=True",
           "matched": "intertask, all weights trained, fp32 (matched)",
+          "matched-auto": "intertask, all weights trained, mixed_precision auto",
           "defaults-fp32": "intertask defaults (embeddings frozen), fp32",
           "defaults": "intertask defaults (embeddings frozen), mixed_precision auto"}
 
 
 def table(results: dict[str, dict]) -> str:
-    base = results.get("hf")
-    lines = ["| setup | precision | train ex/s | eval ex/s | real tokens train / eval | peak memory | accuracy |",
-             "|---|---|---|---|---|---|---|"]
+    """Markdown: ratios to `hf` in brackets; for bf16 setups also to `hf-bf16`, the same precision."""
+    base, base_bf16 = results.get("hf"), results.get("hf-bf16")
+    lines = ["| setup | precision | train ex/s | eval ex/s | vs HF bf16 (train / eval) | real tokens train / eval "
+             "| peak memory | accuracy |", "|---|---|---|---|---|---|---|---|"]
     for setup, r in results.items():
         ratio = (lambda k: f" ({r[k] / base[k]:.1f}x)") if base and setup != "hf" else (lambda k: "")
+        same = (f"{r['train_ex_s'] / base_bf16['train_ex_s']:.1f}x / {r['eval_ex_s'] / base_bf16['eval_ex_s']:.1f}x"
+                if base_bf16 and r["precision"] == "bf16" and not setup.startswith("hf") else "")
         lines.append(f"| {LABELS[setup]} | {r['precision']} | {r['train_ex_s']:.2f}{ratio('train_ex_s')} | "
-                     f"{r['eval_ex_s']:.1f}{ratio('eval_ex_s')} | {r['train_real']:.0%} / {r['eval_real']:.0%} | "
+                     f"{r['eval_ex_s']:.1f}{ratio('eval_ex_s')} | {same} | {r['train_real']:.0%} / {r['eval_real']:.0%} | "
                      f"{r['peak_mb'] / 1024:.2f} GiB | {r['accuracy']:.3f} |")
     return "\n".join(lines)
 
@@ -180,7 +189,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval", type=int, default=256, help="held-out test items per language")
     p.add_argument("--langs", nargs="+", default=["de"], help="evaluation languages")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--eval-batch-size", type=int, default=64)
+    p.add_argument("--eval-batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-5)
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--max-length", type=int, default=128)
@@ -194,7 +203,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.one:
-        out = run_hf(args) if args.one == "hf" else run_intertask(args, args.one)
+        out = run_hf(args, bf16=args.one == "hf-bf16") if args.one.startswith("hf") else run_intertask(args, args.one)
         print("RESULT " + json.dumps(out))
         return 0
     results = {}

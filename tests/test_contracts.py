@@ -47,7 +47,7 @@ def test_parameters_cell_matches_its_dataclass(kind):
 def test_the_checker_catches_a_drifted_cell(tmp_path):
     nb = json.loads((ROOT / "notebooks" / "03_evaluate.ipynb").read_text(encoding="utf-8"))
     cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-    cell["source"] = [line.replace("batch_size = 64", "batch_size = 32") for line in cell["source"]]
+    cell["source"] = [line.replace("batch_size = 32", "batch_size = 48") for line in cell["source"]]
     (tmp_path / "nb.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     assert parameters_cell(tmp_path / "nb.ipynb")["batch_size"] != defaults(EvaluateParams)["batch_size"]
 
