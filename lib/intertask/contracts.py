@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
+# evaluation batch size by default: on a 2-core CPU 16-32 examples measured fastest (less padding, activations
+# that stay in cache; benchmarks/throughput.py); on a GPU a study should raise it (eval.batch_size)
+EVAL_BATCH_SIZE = 32
+
 OFFLINE_MODEL = "intertask/multilingual-e5-small-4bit"
 
 
@@ -123,7 +127,7 @@ class EvaluateParams(StageParams):
     target: str = "xnli"
     languages: list[str] | str = field(default_factory=lambda: ["en", "de", "sw"])  # or "all"
     examples_per_language: int | None = 32
-    batch_size: int = 32  # CPU: 16-32 measured fastest (less padding, cache-sized); on a GPU raise it
+    batch_size: int = EVAL_BATCH_SIZE
     max_length: int = 128
     options: dict = field(default_factory=dict)  # the target task's options (QA doc_stride, retrieval layer, ...)
     mixed_precision: str | None = None  # None: as the checkpoint was trained; auto | no | bf16

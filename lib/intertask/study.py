@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .contracts import OFFLINE_MODEL
+from .contracts import EVAL_BATCH_SIZE, OFFLINE_MODEL
 from .design import CONTROL, TARGET_PLACEHOLDER, DesignError, condition_row, expand_design
 from .leakage import target_clashes
 from .registry import get_task
@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
                          "example_cap": None, "evaluations": 1, "total_tokens": None, "batch_tokens": None},
         "target": {"train_examples": 1000, "dev_examples": 200, "epochs": 3.0, "learning_rate": 5e-5,
                    "batch_size": 32},
-        "eval": {"examples_per_language": 300, "batch_size": 32},
+        "eval": {"examples_per_language": 300, "batch_size": EVAL_BATCH_SIZE},
     },
     # job sizes for --executor slurm|local (schema.Executor); how a study runs, not what it computes: no hash
     "executor": {"partition": None, "gpus_per_job": 1, "cpus_per_job": 8, "mem_gb": 32, "time_min": 720,

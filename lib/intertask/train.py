@@ -24,6 +24,7 @@ from typing import Any, Sequence, TypeVar
 import torch
 
 from .budget import batch_tokens, feature_tokens, fit_to_budget, token_batches
+from .contracts import EVAL_BATCH_SIZE
 from .formats import EvalConfig, get_format, task_options
 from .features import Feature, bucketed_batches
 from .models import EncoderWithHeads
@@ -40,7 +41,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
     patience: int | None = 1  # epochs without a better English dev score before stopping; None: never
-    eval_batch_size: int = 32
+    eval_batch_size: int = EVAL_BATCH_SIZE
     seed: int = 1
     mixed_precision: str = "auto"  # auto (bf16 where the hardware has it) | no | bf16 | fp16: see precision.py
     task_options: dict | None = None  # task -> options (max_length, doc_stride, ...) for dev scoring

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from ..contracts import EVAL_BATCH_SIZE
 from ..tasks import Example, Task
 
 Feature = dict
@@ -20,7 +21,7 @@ Feature = dict
 
 @dataclass
 class EvalConfig:
-    batch_size: int = 32  # CPU: 16-32 measured fastest (less padding, cache-sized); on a GPU raise it
+    batch_size: int = EVAL_BATCH_SIZE
     max_length: int = 128
     device: Any = "cpu"
     extra: dict = field(default_factory=dict)  # the task's options (doc_stride, layer, ...) + shared context
